@@ -137,3 +137,30 @@ class RequeueAt:
 
 
 Action = CreateJob | DeleteJob | UpdateStatus | RecordEvent | RequeueAt
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the planner hands to executor.jobspec.expand for one leaf node attempt (container/script template).
+#     expand(step: StepSpec, *, context: PlanContext) -> dict   (a complete batch/v1 Job manifest; pure)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class InputArtifact(TypedDict, total=False):
+    name: str
+    path: str  # where main sees it
+    location: ArtifactLocation  # resolved: from `from`, repository key, s3/http/git/raw given inline
+    mode: int
+    optional: bool
+    unpack: bool  # auto-untar a .tgz produced by an Argo/Trellis archive (default True for repository artifacts)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    workflow: Mapping[str, Any]  # the Workflow object (metadata + spec) the node belongs to
+    node_id: str
+    node_name: str  # Argo's node name path, e.g. "wf.task" or "wf[0].step(0)"
+    template: Mapping[str, Any]  # the template after substitution ({{inputs.*}} etc. already resolved)
+    parameters: Mapping[str, str] = field(default_factory=dict)  # input parameter values by name
+    input_artifacts: tuple[InputArtifact, ...] = ()
+    active_deadline_seconds: int | None = None  # already reduced by the workflow's remaining deadline
+    artifact_key_prefix: str = ""  # "<workflow name>/<job name>": Argo's key format for outputs
