@@ -23,11 +23,11 @@ from typing import Any, Literal, TypedDict
 
 JobPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # What the `wait` sidecar reports (its termination message, JSON). Written by executor.pod, read by
 # executor.observe. Kept under 4 KiB (the kubelet's termination-message limit); when larger, the sidecar uploads
 # the full report to the artifact repository and reports {"v": 1, "offloaded": <ArtifactLocation>} instead.
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 class ArtifactLocation(TypedDict, total=False):
@@ -56,9 +56,9 @@ class PodReport(TypedDict, total=False):
     offloaded: ArtifactLocation  # the full report lives here (see above)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # What the shell observed about one node's Job (built by executor.observe from Job + Pod objects).
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,9 @@ class JobObservation:
 Observed = Mapping[str, JobObservation]  # keyed by node ID
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # What the planner needs that only a shell can know. Frozen; built at the composition root.
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,9 @@ class PlanContext:
     extra_job_labels: Mapping[str, str] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Actions: what a pass decided. Data only; the shells execute them in order.
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,10 @@ class RequeueAt:
 Action = CreateJob | DeleteJob | UpdateStatus | RecordEvent | RequeueAt
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # What the planner hands to executor.jobspec.expand for one leaf node attempt (container/script template).
 #     expand(step: StepSpec, *, context: PlanContext) -> dict   (a complete batch/v1 Job manifest; pure)
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 class InputArtifact(TypedDict, total=False):
