@@ -1,0 +1,382 @@
+"""webhook.schema: the strict schema check of the four Argo kinds (field paths, messages with fixes, speed)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webhook.errors import FieldError
+from webhook.schema import KINDS, schema_errors, schema_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "seed"
+ARGO_EXAMPLES = SHARED / "argo-examples"
+
+
+def workflow(*templates: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "test-"},
+        "spec": {"entrypoint": "main", "templates": list(templates), **spec},
+    }
+
+
+def echo(name: str = "main", **container: Any) -> dict[str, Any]:
+    return {"name": name, "container": {"image": "alpine:3.20", "command": ["echo"], "args": ["hi"], **container}}
+
+
+def cron(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "hello"},
+        "spec": {"schedules": ["*/5 * * * *"], "workflowSpec": {"entrypoint": "main", "templates": [echo()]}, **spec},
+    }
+
+
+def dag_workflow(size: int) -> dict[str, Any]:
+    tasks = [
+        {
+            "name": f"t{i}",
+            "template": "echo",
+            "dependencies": [f"t{i - 1}"] if i else [],
+            "arguments": {"parameters": [{"name": "message", "value": f"m{i}"}]},
+        }
+        for i in range(size)
+    ]
+    return workflow(
+        {"name": "main", "dag": {"tasks": tasks}},
+        {
+            "name": "echo",
+            "inputs": {"parameters": [{"name": "message"}]},
+            "container": {"image": "alpine:3.20", "command": ["echo"], "args": ["{{inputs.parameters.message}}"]},
+        },
+    )
+
+
+def argo_documents() -> list[Any]:
+    if not ARGO_EXAMPLES.is_dir():
+        return []
+    params = []
+    for path in sorted(ARGO_EXAMPLES.rglob("*.yaml")):
+        for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            if isinstance(doc, dict) and doc.get("kind") in KINDS:
+                name = f"{path.relative_to(ARGO_EXAMPLES)}#{index}"
+                params.append(pytest.param(doc, id=name))
+    return params
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="../shared/argo-examples is not present")
+@pytest.mark.parametrize("document", argo_documents())
+def test_every_argo_example_passes_the_schema(document: dict[str, Any]) -> None:
+    assert schema_errors(document) == []
+
+
+def test_the_argo_corpus_is_not_empty_when_present() -> None:
+    if not ARGO_EXAMPLES.is_dir():
+        pytest.skip("../shared/argo-examples is not present")
+    assert len(argo_documents()) > 200
+
+
+@pytest.mark.skipif(not SEED.is_dir(), reason="../shared/seed is not present")
+def test_seed_block_string_args_are_refused_with_the_script_as_one_argument() -> None:
+    document = yaml.safe_load((SEED / "artifacts-pipeline.yaml").read_text())
+    errors = schema_errors(document)
+    assert [e.path for e in errors] == [
+        "spec.templates[1].container.args",
+        "spec.templates[2].container.args",
+        "spec.templates[3].container.args",
+    ]
+    script = document["spec"]["templates"][3]["container"]["args"]
+    lines = [line.strip()[2:] for line in script.splitlines() if line.strip()]
+    corrected = "\\n".join(line.replace('"', '\\"') for line in lines)
+    assert errors[2] == FieldError(
+        "spec.templates[3].container.args",
+        'must be a list of strings, got a string (a "args: |" block is one string, even when its lines start '
+        'with "- "); to solve this, pass the script as one argument (the command ["sh", "-c"] runs it as a '
+        f'whole): args: ["{corrected}"], or in block form "args:" then "  - |" followed by the script lines',
+        "FieldValueTypeInvalid",
+    )
+
+
+def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
+    script = 'echo "one"\nmkdir -p /tmp/output'
+    message = schema_errors(workflow(echo(command=["sh", "-c"], args="- " + script.replace("\n", "\n- ") + "\n")))[
+        0
+    ].message
+    fixed_yaml = message.split("whole): ", 1)[1].split(", or in block form", 1)[0]
+    fixed = yaml.safe_load(fixed_yaml)
+    assert fixed == {"args": [script]}
+    assert schema_errors(workflow(echo(command=["sh", "-c"], **fixed))) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param(
+            workflow(echo(imagee="alpine")),
+            [
+                FieldError(
+                    "spec.templates[0].container.imagee",
+                    'unknown field "imagee"; did you mean "image"?',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="misspelt-container-field",
+        ),
+        pytest.param(
+            workflow(echo(), entrypoint="main", paralelism=2),
+            [
+                FieldError(
+                    "spec.paralelism", 'unknown field "paralelism"; did you mean "parallelism"?', "FieldValueForbidden"
+                )
+            ],
+            id="misspelt-spec-field",
+        ),
+        pytest.param(
+            workflow({**echo(), "frobnicate": True}),
+            [
+                FieldError(
+                    "spec.templates[0].frobnicate",
+                    'unknown field "frobnicate" in a Template; remove it',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="unknown-template-field",
+        ),
+        pytest.param(
+            workflow(echo(args=["a"], resources={"limits": {"cpu": "1"}, "limit": {}})),
+            [
+                FieldError(
+                    "spec.templates[0].container.resources.limit",
+                    'unknown field "limit"; did you mean "limits"?',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="unknown-field-deep-in-a-kubernetes-type",
+        ),
+        pytest.param(
+            workflow(echo(command="python -c 'print(1)'")),
+            [
+                FieldError(
+                    "spec.templates[0].container.command",
+                    "must be a list of strings, got a string (\"python -c 'print(1)'\"); to solve this, write one "
+                    'list item per word: command: ["python", "-c", "print(1)"]',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="command-as-a-string",
+        ),
+        pytest.param(
+            workflow(echo(args="hello world")),
+            [
+                FieldError(
+                    "spec.templates[0].container.args",
+                    'must be a list of strings, got a string ("hello world"); to solve this, write it as a YAML '
+                    'list: args: ["hello world"]',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="args-as-a-plain-string",
+        ),
+        pytest.param(
+            workflow(echo(args=["-n", 5])),
+            [
+                FieldError(
+                    "spec.templates[0].container.args[1]",
+                    'must be a string, got an integer (5); to solve this, quote it: "5"',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="number-in-args",
+        ),
+        pytest.param(
+            workflow(echo(), parallelism="2"),
+            [
+                FieldError(
+                    "spec.parallelism",
+                    'must be an integer, got a string ("2"); to solve this, write the number without quotes: '
+                    "parallelism: 2",
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="quoted-number",
+        ),
+        pytest.param(
+            workflow(echo(), suspend="yes"),
+            [
+                FieldError(
+                    "spec.suspend",
+                    'must be a boolean (true or false), got a string ("yes"); to solve this, write suspend: '
+                    "true without quotes",
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="quoted-boolean",
+        ),
+        pytest.param(
+            workflow({"name": "main", "container": "alpine"}),
+            [
+                FieldError(
+                    "spec.templates[0].container",
+                    'must be an object (Container), got a string ("alpine")',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="container-as-a-string",
+        ),
+        pytest.param(
+            workflow({"name": "main", "dag": {"tasks": [{"template": "x"}]}}),
+            [
+                FieldError(
+                    "spec.templates[0].dag.tasks[0].name",
+                    'required field "name" of this DAGTask is missing; add it',
+                    "FieldValueRequired",
+                )
+            ],
+            id="task-without-name",
+        ),
+        pytest.param(
+            workflow({**echo(), "retryStrategy": {"limit": 2, "retryPolicy": "OnFailures"}}),
+            [
+                FieldError(
+                    "spec.templates[0].retryStrategy.retryPolicy",
+                    'unsupported value "OnFailures"; did you mean "OnFailure"? (supported values: "Always", '
+                    '"OnFailure", "OnError", "OnTransientError")',
+                    "FieldValueNotSupported",
+                )
+            ],
+            id="bad-retry-policy",
+        ),
+        pytest.param(
+            cron(concurrencyPolicy="forbid"),
+            [
+                FieldError(
+                    "spec.concurrencyPolicy",
+                    'unsupported value "forbid"; did you mean "Forbid"? (supported values: "Allow", "Forbid", '
+                    '"Replace")',
+                    "FieldValueNotSupported",
+                )
+            ],
+            id="cron-policy-case",
+        ),
+        pytest.param(
+            {**workflow(echo()), "apiVersion": "argoproj.io/v1"},
+            [
+                FieldError(
+                    "apiVersion",
+                    'unsupported value "argoproj.io/v1"; use one of: "argoproj.io/v1alpha1"',
+                    "FieldValueNotSupported",
+                )
+            ],
+            id="wrong-api-version",
+        ),
+        pytest.param(
+            {**workflow(echo()), "kind": "Workflows"},
+            [
+                FieldError(
+                    "kind",
+                    'unsupported value "Workflows"; did you mean "Workflow"? (supported values: "Workflow", '
+                    '"WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")',
+                    "FieldValueNotSupported",
+                )
+            ],
+            id="wrong-kind",
+        ),
+        pytest.param(
+            workflow(
+                {
+                    "name": "main",
+                    "inputs": {"parameters": [{"name": "p", "value": {"a": 1}}]},
+                    "container": {"image": "alpine"},
+                }
+            ),
+            [
+                FieldError(
+                    "spec.templates[0].inputs.parameters[0].value",
+                    "must be a string (numbers and booleans are also accepted), got an object",
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="object-as-parameter-value",
+        ),
+        pytest.param(
+            workflow(echo(), arguments={"parameters": [{"name": "n", "value": 3}, {"name": "b", "value": True}]}),
+            [],
+            id="numbers-and-booleans-are-accepted-as-parameter-values",
+        ),
+        pytest.param(
+            workflow({**echo(), "activeDeadlineSeconds": "{{inputs.parameters.t}}", "retryStrategy": {"limit": "3"}}),
+            [],
+            id="int-or-string-fields-take-both",
+        ),
+        pytest.param(
+            cron(schedule="* * * * *", schedules=None),
+            [],
+            id="argo-v3-schedule-is-accepted",
+        ),
+    ],
+)
+def test_invalid_manifests_get_every_error_with_path_and_fix(
+    document: dict[str, Any], expected: list[FieldError]
+) -> None:
+    assert schema_errors(document) == expected
+
+
+def test_every_error_is_reported_not_only_the_first() -> None:
+    document = workflow(
+        echo(imagee="x"), {"name": "b", "script": {"image": "python", "sorce": "print(1)"}}, onExitt="x"
+    )
+    assert [str(e) for e in schema_errors(document)] == [
+        'spec.onExitt: unknown field "onExitt"; did you mean "onExit"?',
+        'spec.templates[0].container.imagee: unknown field "imagee"; did you mean "image"?',
+        'spec.templates[1].script.sorce: unknown field "sorce"; did you mean "source"?',
+    ]
+
+
+def test_messages_never_carry_a_huge_value() -> None:
+    document = workflow(echo(args="x" * 100_000))
+    (error,) = schema_errors(document)
+    assert len(error.message) < 400
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_has_a_self_contained_schema(kind: str) -> None:
+    schema = schema_for(kind)
+    assert schema["properties"]["kind"]["enum"][0] == kind
+    assert "io.k8s.api.core.v1.Container" in schema["$defs"]
+
+
+def test_a_non_object_document_is_one_error() -> None:
+    assert schema_errors(["not", "a", "manifest"]) == [  # type: ignore[arg-type]
+        FieldError("", "must be an object, got a list", "FieldValueTypeInvalid")
+    ]
+
+
+def test_a_5000_task_dag_validates_well_under_a_second() -> None:
+    big = dag_workflow(5000)
+    schema_errors(dag_workflow(1))  # compile once
+    start = time.perf_counter()
+    assert schema_errors(big) == []
+    assert time.perf_counter() - start < 0.5
+
+
+def test_an_invalid_5000_task_dag_still_validates_under_a_second() -> None:
+    big = dag_workflow(5000)
+    broken = copy.deepcopy(big)
+    broken["spec"]["templates"][0]["dag"]["tasks"][4000]["dependecies"] = ["t1"]
+    schema_errors(dag_workflow(1))
+    start = time.perf_counter()
+    errors = schema_errors(broken)
+    elapsed = time.perf_counter() - start
+    assert [str(e) for e in errors] == [
+        'spec.templates[0].dag.tasks[4000].dependecies: unknown field "dependecies"; did you mean "dependencies"?'
+    ]
+    assert elapsed < 1.0

@@ -1,0 +1,340 @@
+"""The strict schema check: every shape and type problem of an Argo manifest, as Kubernetes field errors.
+
+Pure (after the one cached read of Kubernetes' definitions). `schema_errors(obj)` runs jsonschema over the strict
+schema of the object's kind (webhook.schema.strict) and turns each jsonschema error into a FieldError with a
+Kubernetes field path (`spec.templates[1].container.args`), what was expected and found, and how to fix it.
+jsonschema's own messages are never passed through: they embed the whole offending value, which can be
+megabytes for a large DAG.
+
+Validators are compiled once per kind and cached; validation is linear in the size of the manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # no stubs in .venv; pyproject lists no override
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+
+from webhook.errors import FieldError, join_path
+from webhook.schema.argo import KINDS
+from webhook.schema.strict import schema_for
+
+_MAX_SHOWN = 80  # characters of a user's value quoted back in a message
+_MAX_SCRIPT = 2000  # characters of a rewritten `args`/`command` shown in a message
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"}
+
+
+@functools.cache
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    schema = schema_for(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
+    """Every schema problem of one manifest (any of the four Argo kinds), ordered by field path.
+
+    An object of another apiVersion or kind gets one error on that field. An empty list means the shape is
+    right; cross-field rules (references, cycles, expressions) are webhook.validation's job.
+    """
+    if not isinstance(obj, Mapping):
+        return [FieldError("", f"must be an object, got {_describe_value(obj)}", "FieldValueTypeInvalid")]
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        supported = ", ".join(f'"{k}"' for k in KINDS)
+        if kind is None:
+            return [FieldError("kind", f"required value; set kind to one of: {supported}", "FieldValueRequired")]
+        return [
+            FieldError(
+                "kind",
+                _not_supported(kind, list(KINDS)),
+                "FieldValueNotSupported",
+            )
+        ]
+    errors: set[tuple[tuple[tuple[int, int | str], ...], FieldError]] = set()
+    for error in _validator(kind).iter_errors(obj):
+        for sort_key, field_error in _translate(error, obj):
+            errors.add((sort_key, field_error))
+    return [fe for _, fe in sorted(errors, key=lambda e: (e[0], e[1].message))]
+
+
+# --- translation of jsonschema errors ------------------------------------------------------------------------
+
+
+def _translate(
+    error: ValidationError, root: Mapping[str, Any]
+) -> list[tuple[tuple[tuple[int, int | str], ...], FieldError]]:
+    location = list(error.absolute_path)
+    path = join_path("", *location)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    keyword = error.validator
+    instance = error.instance
+
+    def at(parts: list[str | int], message: str, kind: Any = "FieldValueInvalid") -> tuple[Any, FieldError]:
+        return _sort_key(parts), FieldError(join_path("", *parts), message, kind)
+
+    if keyword == "additionalProperties" and isinstance(instance, Mapping):
+        known = list(schema.get("properties", {}))
+        title = schema.get("title")
+        out = []
+        for key in instance:
+            if key in known:
+                continue
+            hint = _suggest(str(key), known)
+            if hint:
+                msg = f'unknown field "{key}"{hint}'
+            else:
+                where = f" in a {title}" if title else ""
+                msg = f'unknown field "{key}"{where}; remove it'
+            out.append(at([*location, str(key)], msg, "FieldValueForbidden"))
+        return out
+    if keyword == "required" and isinstance(instance, Mapping):
+        title = schema.get("title")
+        where = f" of this {title}" if title else ""
+        return [
+            at([*location, name], f'required field "{name}"{where} is missing; add it', "FieldValueRequired")
+            for name in error.validator_value
+            if name not in instance
+        ]
+    if keyword == "type":
+        return [
+            (
+                _sort_key(location),
+                FieldError(path, _type_message(schema, instance, location, root), "FieldValueTypeInvalid"),
+            )
+        ]
+    if keyword == "enum":
+        allowed = [v for v in error.validator_value if v not in (None, "")]
+        return [(_sort_key(location), FieldError(path, _not_supported(instance, allowed), "FieldValueNotSupported"))]
+    if keyword in ("minimum", "maximum"):
+        bound = "at least" if keyword == "minimum" else "at most"
+        return [
+            (_sort_key(location), FieldError(path, f"must be {bound} {error.validator_value}, got {_show(instance)}"))
+        ]
+    return [
+        (
+            _sort_key(location),
+            FieldError(path, f"invalid value {_show(instance)}: fails the schema rule {keyword!r}"),
+        )
+    ]
+
+
+def _not_supported(value: Any, allowed: list[Any]) -> str:
+    """`unsupported value "forbid"; did you mean "Forbid"? (supported values: ...)` or `...; use one of: ...`."""
+    shown = ", ".join(_show(v) for v in allowed)
+    hint = _suggest(value, [str(v) for v in allowed]) if isinstance(value, str) and len(allowed) > 1 else ""
+    if hint:
+        return f"unsupported value {_show(value)}{hint} (supported values: {shown})"
+    return f"unsupported value {_show(value)}; use one of: {shown}"
+
+
+def _sort_key(parts: Sequence[str | int]) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    """`; did you mean "image"?` for a near miss, or ""."""
+    lowered = {c.lower(): c for c in candidates}
+    if word.lower() in lowered:
+        return f'; did you mean "{lowered[word.lower()]}"?'
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
+    if not close:
+        close = [lowered[c] for c in difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)]
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+def _show(value: Any) -> str:
+    """A value as the user would write it, cut short: messages never carry a whole subtree."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + '..."'
+
+
+def _describe_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({_show(value)})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string" if len(value) > _MAX_SHOWN or "\n" in value else f"a string ({_show(value)})"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "object": "an object",
+    "array": "a list",
+}
+_PLURAL_WORDS = {
+    "string": "strings",
+    "integer": "integers",
+    "number": "numbers",
+    "boolean": "booleans",
+    "object": "objects",
+    "array": "lists",
+}
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    declared = schema.get("type", [])
+    types = [declared] if isinstance(declared, str) else list(declared)
+    return [t for t in types if t != "null"]
+
+
+def _describe_schema(schema: Mapping[str, Any]) -> str:
+    types = _types(schema)
+    if types == ["array"]:
+        items = schema.get("items", {})
+        item_types = _types(items) if isinstance(items, Mapping) else []
+        if len(item_types) == 1 and "$ref" not in items:
+            return f"a list of {_PLURAL_WORDS[item_types[0]]}"
+        return "a list"
+    if types == ["object"] and schema.get("title"):
+        return f"an object ({schema['title']})"
+    if set(types) == {"string", "number", "boolean"}:
+        return "a string (numbers and booleans are also accepted)"
+    if set(types) == {"integer", "string"}:
+        return "an integer or a string"
+    if set(types) == {"string", "number"}:
+        return "a quantity such as 100m, 1Gi or 2"
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+
+
+def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str | int], root: Mapping[str, Any]) -> str:
+    expected = _describe_schema(schema)
+    message = f"must be {expected}, got {_describe_value(instance)}"
+    types = _types(schema)
+    key = location[-1] if location else ""
+    name = key if isinstance(key, str) else None
+    if types == ["array"] and isinstance(instance, str) and name in ("args", "command"):
+        return message + _command_fix(name, instance, _parent(root, location))
+    if types == ["array"] and not isinstance(instance, (list, Mapping)) and instance is not None:
+        shown = json.dumps(instance, ensure_ascii=False)
+        if len(shown) <= _MAX_SHOWN and name:
+            return f"{message}; to solve this, write it as a YAML list: {name}: [{shown}]"
+        return f'{message}; to solve this, write it as a YAML list (one item per line starting with "- ")'
+    if "string" in types and isinstance(instance, (bool, int, float)):
+        literal = json.dumps(instance)
+        prefix = f"{name}: " if name else ""
+        return f'{message}; to solve this, quote it: {prefix}"{literal}"'
+    if ("integer" in types or "number" in types) and isinstance(instance, str) and _is_number(instance):
+        prefix = f"{name}: " if name else ""
+        return f"{message}; to solve this, write the number without quotes: {prefix}{instance.strip()}"
+    if "boolean" in types and isinstance(instance, str) and instance.lower() in ("true", "false", "yes", "no"):
+        word = "true" if instance.lower() in ("true", "yes") else "false"
+        prefix = f"{name}: " if name else ""
+        return f"{message}; to solve this, write {prefix}{word} without quotes"
+    return message
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parent(root: Mapping[str, Any], location: list[str | int]) -> Mapping[str, Any]:
+    node: Any = root
+    for part in location[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return node if isinstance(node, Mapping) else {}
+
+
+def _runs_shell_script(command: Any) -> bool:
+    """True for `command: [sh, -c]`, `[bash, -ec]`, `[/bin/sh, -c]`: the next argument is a whole script."""
+    if not isinstance(command, list) or len(command) < 2 or not all(isinstance(c, str) for c in command):
+        return False
+    shell = command[0].rsplit("/", 1)[-1]
+    flag = command[-1]
+    return shell in _SHELLS and flag.startswith("-") and "c" in flag
+
+
+def _dash_items(text: str) -> list[str] | None:
+    """The items of a block string whose every line starts with "- " (a YAML list typed inside `|`), or None."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or not all(line.startswith("- ") or line == "-" for line in lines):
+        return None
+    return [line[2:] for line in lines]
+
+
+def _flow_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i, ensure_ascii=False) for i in items) + "]"
+
+
+def _command_fix(name: str, text: str, container: Mapping[str, Any]) -> str:
+    """How to rewrite a string `args`/`command` as the list Kubernetes wants, said as the user would write it.
+
+    A `|` block whose lines start with "- " is one string to YAML, not a list: the classic mistake (see the seed
+    manifest artifacts-pipeline.yaml). When the command is a shell with `-c`, the shell takes the whole script as
+    ONE argument, so the lines become one string joined by newlines; otherwise each line is its own argument.
+    Values too long to quote back get the instruction without the rewritten value.
+    """
+    items = _dash_items(text)
+    command = container.get("command")
+    shell = name == "args" and _runs_shell_script(command)
+    command_words: list[str] = list(command) if shell and isinstance(command, list) else []
+    block = f'in block form "{name}:" then "  - |" followed by the script lines'
+    if items is not None:
+        why = f' (a "{name}: |" block is one string, even when its lines start with "- ")'
+        if shell:
+            script = "\n".join(items)
+            fixed = f"{name}: {_flow_list([script])}"
+            intro = (
+                f"; to solve this, pass the script as one argument "
+                f"(the command {_flow_list(command_words)} runs it as a whole): "
+            )
+            if len(fixed) > _MAX_SCRIPT:
+                return f"{why}{intro}write it {block}"
+            return f"{why}{intro}{fixed}, or {block}"
+        fixed = f"{name}: {_flow_list(items)}"
+        if len(fixed) > _MAX_SCRIPT:
+            return f'{why}; to solve this, make each line a list item: remove the "|" after "{name}:"'
+        return f"{why}; to solve this, write each line as a list item: {fixed}"
+    if shell:
+        fixed = f"{name}: {_flow_list([text])}"
+        if len(fixed) > _MAX_SCRIPT:
+            return f"; to solve this, pass the script as one argument, {block}"
+        return f"; to solve this, pass the script as one argument: {fixed}"
+    if name == "command":
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            words = [text]
+        fixed = f"{name}: {_flow_list(words)}"
+        if len(fixed) > _MAX_SCRIPT:
+            return "; to solve this, write one list item per word"
+        return f"; to solve this, write one list item per word: {fixed}"
+    fixed = f"{name}: {_flow_list([text])}"
+    if len(fixed) > _MAX_SCRIPT:
+        return '; to solve this, write it as a YAML list (one item per line starting with "- ")'
+    return f"; to solve this, write it as a YAML list: {fixed}"
+
+
+__all__ = ["schema_errors"]
