@@ -171,7 +171,6 @@ class Kubelet:
         self._lock = threading.RLock()
         self._runs: dict[str, _PodRun] = {}  # by Job name
         self._slots = threading.Semaphore(max(1, settings.capacity))
-        self._created_mountpoints: list[Path] = []
         settings.root.mkdir(parents=True, exist_ok=True)
         self._bin = settings.root / "bin"
         self._write_shims()
@@ -254,7 +253,7 @@ class Kubelet:
             return sum(1 for r in self._runs.values() if not r.done.is_set())
 
     def shutdown(self, *, reason: str = "Deleted") -> None:
-        """Kill every Pod still running, wait for them, remove mount points created on the host."""
+        """Kill every Pod still running and wait for them."""
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -263,10 +262,6 @@ class Kubelet:
         for run in runs:
             if run.thread is not None:
                 run.thread.join()
-        for path in reversed(self._created_mountpoints):
-            with contextlib.suppress(OSError):  # not empty or in use by someone else: leave it
-                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
-        self._created_mountpoints.clear()
 
     # ---------------------------------------------------------------------------------------------------------
     # Objects
@@ -806,14 +801,15 @@ class Kubelet:
                 source = source / sub
                 if not source.exists():
                     source.mkdir(parents=True)
-            target = str(vm.get("mountPath"))
-            self._ensure_mountpoint(target, source.is_dir())
-            mounts.append(Mount(str(source), target, read_only=bool(vm.get("readOnly"))))
+            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=bool(vm.get("readOnly"))))
         cwd = str(c.get("workingDir") or "/tmp")
-        if c.get("workingDir") and not _under_tmp(cwd) and not Path(cwd).exists():
-            self._ensure_mountpoint(cwd, True)
-        elif c.get("workingDir") and _under_tmp(cwd):
+        if _under_tmp(cwd):
             (run.dir / "tmp" / os.path.relpath(cwd, "/tmp")).mkdir(parents=True, exist_ok=True)
+        elif not os.path.isdir(cwd) and not any(_inside(cwd, m.target) for m in mounts):
+            # A missing working directory is created, as container runtimes do: here a private one.
+            workdir = run.dir / "workdirs" / str(c.get("name"))
+            workdir.mkdir(parents=True, exist_ok=True)
+            mounts.append(Mount(str(workdir), cwd))
         return ProcessSpec(argv=argv, env=env, cwd=cwd, mounts=mounts)
 
     def _shared_under_tmp(self) -> list[str]:
@@ -824,30 +820,6 @@ class Kubelet:
             if _under_tmp(real) and os.path.exists(real) and real not in out:
                 out.append(real)
         return [p for p in out if not any(p != q and p.startswith(q + "/") for q in out)]
-
-    def _ensure_mountpoint(self, target: str, is_dir: bool) -> None:
-        """Mount points under /tmp are made inside the private /tmp; others must exist on the host: make them
-        (remembered, removed at shutdown when still empty)."""
-        if _under_tmp(target) or os.path.lexists(target):
-            return
-        with self._lock:  # two Pods may need the same mount point at once
-            missing: list[Path] = []
-            p = Path(target)
-            while not p.exists():
-                missing.append(p)
-                p = p.parent
-            try:
-                for m in reversed(missing):
-                    if m == Path(target) and not is_dir:
-                        m.touch()
-                    else:
-                        m.mkdir()
-                    self._created_mountpoints.append(m)
-            except OSError as exc:
-                raise ContainerConfigError(
-                    f"cannot create mount point {target} on this host ({exc.strerror}): the local runner binds"
-                    " volumes over host paths; run as root, or mount the volume under /tmp"
-                ) from exc
 
     def _write_shims(self) -> None:
         self._bin.mkdir(parents=True, exist_ok=True)
@@ -860,6 +832,10 @@ class Kubelet:
             path = self._bin / name
             path.write_text(text)
             path.chmod(0o755)
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def _under_tmp(path: str) -> bool:

@@ -2,7 +2,10 @@
 
 Used when bubblewrap is missing or fails. Standalone (stdlib only, started with `python -I -S <this file>`) so it
 starts fast. Usage: nsexec.py SPEC_JSON where SPEC_JSON is {"mounts": [[source, target, read_only], ...],
-"cwd": str, "argv": [...], "env": {...}}; mounts are applied in list order after /dev and /proc.
+"shadows": [dir, ...], "cwd": str, "argv": [...], "env": {...}}; mounts are applied in list order after /dev,
+/proc and the shadows. A shadow is a host directory replaced by a tmpfs holding binds of its entries, so mount
+points missing on the host are made inside the namespace only (sandbox.shadowed_dirs). Mount points missing
+directly under / are made on the host (bubblewrap, the preferred sandbox, needs no such thing).
 
 Invariants: every source is opened (O_PATH) before anything is mounted, so a source hidden by an earlier mount
 (e.g. a pod directory under /tmp once the private /tmp is mounted) still resolves. This process stays as PID 1 of
@@ -16,6 +19,7 @@ import ctypes
 import json
 import os
 import signal
+import stat
 import sys
 
 MS_RDONLY = 1
@@ -63,6 +67,25 @@ def _private_dev(host_fds: dict[str, int]) -> None:
     os.symlink("/proc/self/fd/2", "/dev/stderr")
 
 
+def _shadow(directory: str) -> None:
+    entries: list[tuple[str, str, str | int]] = []
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        if os.path.islink(path):
+            entries.append((entry, "link", os.readlink(path)))
+        else:
+            entries.append((entry, "dir" if os.path.isdir(path) else "file", os.open(path, os.O_PATH)))
+    _mount("tmpfs", directory, "tmpfs", MS_NOSUID, "mode=755")
+    for entry, kind, ref in entries:
+        path = os.path.join(directory, entry)
+        if kind == "link":
+            os.symlink(str(ref), path)
+            continue
+        _ensure_target(path, kind == "dir")
+        _mount(f"/proc/self/fd/{ref}", path, None, MS_BIND | MS_REC)
+        os.close(int(ref))
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
@@ -75,8 +98,10 @@ def main(argv: list[str]) -> int:
     sources = [(os.open(src, os.O_PATH), src, dst, bool(ro)) for src, dst, ro in spec["mounts"]]
     _private_dev(host_dev)
     _mount("proc", "/proc", "proc", 0)
-    for fd, src, dst, ro in sources:
-        _ensure_target(dst, os.path.isdir(src))
+    for directory in spec.get("shadows") or []:
+        _shadow(directory)
+    for fd, _src, dst, ro in sources:
+        _ensure_target(dst, stat.S_ISDIR(os.fstat(fd).st_mode))
         _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND | MS_REC)
         if ro:
             _mount("none", dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY)

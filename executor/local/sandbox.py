@@ -59,13 +59,20 @@ class Sandbox:
 
     def argv(self, spec: ProcessSpec) -> list[str]:
         if self.kind == "bwrap":
-            cmd = ["bwrap", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
-            cmd += ["--die-with-parent"]
-            for m in _ordered(spec.mounts):
+            mounts = [Mount(m.source, resolve_target(m.target), m.read_only) for m in spec.mounts]
+            shadows = shadowed_dirs(mounts)
+            cmd = ["bwrap"]
+            cmd += _rebuild("/", mounts) if "/" in shadows else ["--bind", "/", "/"]
+            cmd += ["--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
+            for shadow in sorted(shadows - {"/"}, key=lambda p: (p.count("/"), p)):
+                cmd += _rebuild(shadow, mounts)
+            for m in _ordered(mounts):
                 cmd += ["--ro-bind" if m.read_only else "--bind", m.source, m.target]
             return [*cmd, "--chdir", spec.cwd, "--", *spec.argv]
+        mounts = [Mount(m.source, resolve_target(m.target), m.read_only) for m in spec.mounts]
         payload = {
-            "mounts": [[m.source, m.target, m.read_only] for m in _ordered(spec.mounts)],
+            "mounts": [[m.source, m.target, m.read_only] for m in _ordered(mounts)],
+            "shadows": sorted(shadowed_dirs(mounts) - {"/"}, key=lambda p: (p.count("/"), p)),
             "cwd": spec.cwd,
             "argv": list(spec.argv),
             "env": dict(spec.env),
@@ -74,6 +81,53 @@ class Sandbox:
         if self.user_namespace:
             cmd.append("--map-root-user")
         return [*cmd, self.python, "-I", "-S", NSEXEC, json.dumps(payload)]
+
+
+def resolve_target(path: str) -> str:
+    """`path` with its existing leading part resolved (/var/run/x -> /run/x): mount targets must be real paths."""
+    parts = [p for p in path.split("/") if p]
+    for i in range(len(parts), 0, -1):
+        head = "/" + "/".join(parts[:i])
+        if os.path.exists(head):
+            return os.path.join(os.path.realpath(head), *parts[i:]) if i < len(parts) else os.path.realpath(head)
+    return "/" + "/".join(parts)
+
+
+def _under(path: str, parent: str) -> bool:
+    return parent == "/" or path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def shadowed_dirs(mounts: Sequence[Mount]) -> set[str]:
+    """Host directories to replace by a tmpfs holding binds of their entries, so that mount points missing on the
+    host can be made inside the sandbox without touching the host (and without root): for each target that does
+    not exist and is not inside another mount, its nearest existing ancestor."""
+    out: set[str] = set()
+    for m in mounts:
+        if os.path.lexists(m.target) or any(
+            o is not m and _under(m.target, o.target) and o.target != "/" for o in mounts
+        ):
+            continue
+        parent = os.path.dirname(m.target.rstrip("/")) or "/"
+        while not os.path.isdir(parent):
+            parent = os.path.dirname(parent) or "/"
+        out.add(parent)
+    return out
+
+
+def _rebuild(directory: str, mounts: Sequence[Mount]) -> list[str]:
+    """bwrap arguments replacing `directory` by a tmpfs with its host entries bound back (dev, proc and mount
+    targets are left to their own options)."""
+    cmd = ["--tmpfs", directory] if directory != "/" else ["--tmpfs", "/"]
+    targets = {m.target for m in mounts}
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        if path in {"/dev", "/proc"} or path in targets:
+            continue
+        if os.path.islink(path):
+            cmd += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path) or os.path.exists(path):
+            cmd += ["--bind", path, path]
+    return cmd
 
 
 def _works(sandbox: Sandbox, scratch: Path) -> str:
