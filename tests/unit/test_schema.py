@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -61,6 +64,7 @@ def dag_workflow(size: int) -> dict[str, Any]:
     )
 
 
+@functools.cache
 def argo_documents() -> list[Any]:
     if not ARGO_EXAMPLES.is_dir():
         return []
@@ -380,3 +384,70 @@ def test_an_invalid_5000_task_dag_still_validates_under_a_second() -> None:
         'spec.templates[0].dag.tasks[4000].dependecies: unknown field "dependecies"; did you mean "dependencies"?'
     ]
     assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_schema_is_a_valid_draft_2020_12_schema(kind: str) -> None:
+    jsonschema.Draft202012Validator.check_schema(schema_for(kind))
+
+
+def jsonschema_finds_errors(document: dict[str, Any]) -> bool:
+    validator = jsonschema.Draft202012Validator(schema_for(document["kind"]))
+    return next(iter(validator.iter_errors(document)), None) is not None
+
+
+def mutations() -> list[Any]:
+    """Valid and invalid documents for checking that the fast path and jsonschema agree."""
+    base = dag_workflow(3)
+    cases: list[Any] = [pytest.param(base, id="valid-dag"), pytest.param(cron(), id="valid-cron")]
+    edits: list[tuple[str, Any]] = [
+        ("spec.parallelism", 2.0),
+        ("spec.parallelism", 2.5),
+        ("spec.parallelism", True),
+        ("spec.suspend", 1),
+        ("spec.entrypoint", None),
+        ("spec.templates.1.container.args", [None]),
+        ("spec.templates.1.container.args", "x"),
+        ("spec.templates.1.container.resources", {"limits": {"cpu": 1.5, "memory": "1Gi"}}),
+        ("spec.templates.1.container.resources", {"limits": {"cpu": True}}),
+        ("spec.templates.1.container.ports", [{"containerPort": "80"}]),
+        ("spec.templates.1.container.livenessProbe", {"httpGet": {"port": "http"}}),
+        ("spec.templates.1.container.livenessProbe", {"httpGet": {"port": 8.5}}),
+        ("spec.templates.1.retryStrategy", {"limit": 2.0, "retryPolicy": None}),
+        ("spec.templates.1.retryStrategy", {"retryPolicy": ""}),
+        ("spec.templates.1.retryStrategy", {"retryPolicy": "never"}),
+        ("spec.templates.0.dag.tasks.0.withItems", [1, "a", {"b": [None]}, True]),
+        ("spec.templates.0.dag.tasks.0.inline", {"container": {"image": "x", "bogus": 1}}),
+        ("spec.templates.0.dag.tasks.0.inline", {"steps": [[{"name": "s", "inline": {"suspend": {}}}]]}),
+        ("spec.templates.0.dag.tasks.0.inline", {"steps": [[{"name": "s", "inline": {"suspend": {"x": 1}}}]]}),
+        ("spec.templates.1.inputs.parameters.0.enum", [1, "a", False, 2.5]),
+        ("spec.templates.1.inputs.parameters.0.enum", [[1]]),
+        ("metadata.labels", {"a": 1}),
+        ("metadata.uid", 5),
+        ("spec.hooks", {"exit": {"template": "x"}, "running": {"expression": 1}}),
+        ("spec.volumes", [{"name": "v", "emptyDir": {"sizeLimit": "1Gi"}}]),
+        ("spec.volumes", [{"name": "v", "emptyDir": {"sizeLimit": []}}]),
+        ("status", {"phase": "Running", "nodes": {"x": {"id": "x", "extra": 1}}}),
+        ("status", {"nodes": {"x": {"children": "y"}}}),
+    ]
+    for dotted, value in edits:
+        document = copy.deepcopy(base)
+        *parents, last = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+        node: Any = document
+        for part in parents:
+            node = node[part]
+        node[last] = value
+        cases.append(pytest.param(document, id=f"{dotted}={json.dumps(value)}"))
+    return cases
+
+
+@pytest.mark.parametrize("document", mutations())
+def test_the_fast_path_agrees_with_jsonschema(document: dict[str, Any]) -> None:
+    assert (schema_errors(document) != []) is jsonschema_finds_errors(document)
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="../shared/argo-examples is not present")
+def test_jsonschema_itself_accepts_every_argo_example() -> None:
+    # The fast path says "valid" for all of them (test above); jsonschema must agree, or the fast path is lax.
+    rejected = [doc.id for doc in argo_documents() if jsonschema_finds_errors(doc.values[0])]
+    assert rejected == []

@@ -6,7 +6,9 @@ Kubernetes field path (`spec.templates[1].container.args`), what was expected an
 jsonschema's own messages are never passed through: they embed the whole offending value, which can be
 megabytes for a large DAG.
 
-Validators are compiled once per kind and cached; validation is linear in the size of the manifest.
+Validators are compiled once per kind and cached; validation is linear in the size of the manifest. A valid
+manifest is recognised by the compiled fast path (webhook.schema.fastcheck); jsonschema then only runs for
+manifests that have errors, to find and explain all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import difflib
 import functools
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs in .venv; pyproject lists no override
@@ -23,6 +25,7 @@ from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped
 
 from webhook.errors import FieldError, join_path
 from webhook.schema.argo import KINDS
+from webhook.schema.fastcheck import Check, Compiler
 from webhook.schema.strict import schema_for
 
 _MAX_SHOWN = 80  # characters of a user's value quoted back in a message
@@ -31,12 +34,78 @@ _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"}
 
 
 @functools.cache
-def _validator(kind: str) -> jsonschema.protocols.Validator:
-    schema = schema_for(kind)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema)
-    return validator
+def _defs() -> dict[str, Any]:
+    defs: dict[str, Any] = schema_for(next(iter(KINDS)))["$defs"]
+    return defs
+
+
+@functools.cache
+def _compiler() -> Compiler:
+    return Compiler(_defs())
+
+
+def _fast_check(definition: str) -> Check:
+    return _compiler().ref(f"#/$defs/{definition}")
+
+
+@functools.cache
+def _validator(definition: str) -> Any:
+    """jsonschema's validator for one definition (`kind.Workflow`, `Template`, ...) of the shared `$defs`."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs()}
+    schema["$ref"] = f"#/$defs/{definition}"
+    return jsonschema.Draft202012Validator(schema)
+
+
+@functools.cache
+def _splits(definition: str) -> dict[str, tuple[str, bool]]:
+    """Fields of a definition whose values can be explained on their own: field -> (definition, is a list).
+
+    Only Argo definitions that accept null qualify, so the field can be blanked out (None) while the parent is
+    checked without it.
+    """
+    defs = _defs()
+
+    def target(schema: Any) -> str | None:
+        if not isinstance(schema, Mapping) or set(schema) != {"$ref"}:
+            return None
+        name = str(schema["$ref"]).removeprefix("#/$defs/")
+        sub = defs.get(name, {})
+        return name if "properties" in sub and "null" in sub.get("type", ()) and "$ref" not in sub else None
+
+    out: dict[str, tuple[str, bool]] = {}
+    for key, prop in defs[definition].get("properties", {}).items():
+        single = target(prop)
+        if single is not None:
+            out[key] = (single, False)
+        elif prop.get("type") == ["array", "null"] and (item := target(prop.get("items"))) is not None:
+            out[key] = (item, True)
+    return out
+
+
+def _explain(definition: str, instance: Any, location: list[str | int]) -> Iterator[tuple[list[str | int], Any]]:
+    """jsonschema's errors for `instance`, run only over the parts the fast check found invalid.
+
+    A valid template among 5000 is never handed to jsonschema; an invalid one is explained on its own, with
+    `location` as the prefix of its errors' paths.
+    """
+    splits = _splits(definition)
+    if isinstance(instance, dict) and splits:
+        pruned = dict(instance)
+        for key, (target, is_list) in splits.items():
+            value = instance.get(key)
+            if is_list and isinstance(value, list):
+                pruned[key] = None
+                check = _fast_check(target)
+                for index, item in enumerate(value):
+                    if not check(item):
+                        yield from _explain(target, item, [*location, key, index])
+            elif not is_list and isinstance(value, dict):
+                pruned[key] = None
+                if not _fast_check(target)(value):
+                    yield from _explain(target, value, [*location, key])
+        instance = pruned
+    for error in _validator(definition).iter_errors(instance):
+        yield [*location, *error.absolute_path], error
 
 
 def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
@@ -59,9 +128,11 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
                 "FieldValueNotSupported",
             )
         ]
+    if _fast_check(f"kind.{kind}")(obj):
+        return []
     errors: set[tuple[tuple[tuple[int, int | str], ...], FieldError]] = set()
-    for error in _validator(kind).iter_errors(obj):
-        for sort_key, field_error in _translate(error, obj):
+    for location, error in _explain(f"kind.{kind}", obj, []):
+        for sort_key, field_error in _translate(error, location, obj):
             errors.add((sort_key, field_error))
     return [fe for _, fe in sorted(errors, key=lambda e: (e[0], e[1].message))]
 
@@ -70,9 +141,8 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
 
 
 def _translate(
-    error: ValidationError, root: Mapping[str, Any]
+    error: ValidationError, location: list[str | int], root: Mapping[str, Any]
 ) -> list[tuple[tuple[tuple[int, int | str], ...], FieldError]]:
-    location = list(error.absolute_path)
     path = join_path("", *location)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     keyword = error.validator
