@@ -142,7 +142,7 @@ def parse_body(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         raise MalformedReview(_too_deep(max_depth)) from None
     except json.JSONDecodeError as exc:
         raise MalformedReview(
-            f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"request body is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno}); "
             "send an AdmissionReview (admission.k8s.io/v1) encoded as JSON"
         ) from None
     except ValueError as exc:  # bytes that are not UTF-8/16/32

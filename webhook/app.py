@@ -17,14 +17,14 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from webhook.admission import (
     DEFAULT_MAX_DEPTH,
@@ -43,11 +43,12 @@ from webhook.admission import (
     parse_body,
 )
 from webhook.certs import ServingContext
+from webhook.defaulting import default_patch
 from webhook.errors import ValidationResult
 
 log = logging.getLogger("trellis.webhook")
 
-ADMISSION_ENDPOINTS = ("/validate", "/mutate")
+ENDPOINTS = frozenset({"/validate", "/mutate", "/healthz", "/readyz", "/metrics"})
 HTTP_REASONS = {
     400: "BadRequest",
     404: "NotFound",
@@ -127,14 +128,7 @@ def _real_validator(settings: WebhookSettings) -> Validator:
 
 
 def _real_defaulter() -> Defaulter:
-    default_patch: Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]] = importlib.import_module(
-        "webhook.defaulting"
-    ).default_patch
-
-    def bound(obj: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-        return default_patch(obj)
-
-    return bound
+    return default_patch
 
 
 def create_app(
@@ -153,7 +147,7 @@ def create_app(
     )
     metrics = _Metrics.create()
 
-    app = Flask("webhook")
+    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["trellis.tls"] = tls
     app.extensions["trellis.metrics"] = metrics
@@ -171,7 +165,19 @@ def create_app(
                 )
             )
         try:
-            review = decode_review(parse_body(request.get_data(cache=False), max_depth=settings.max_json_depth))
+            body = request.get_data(cache=False)
+        except (OSError, ClientDisconnected) as exc:  # the client stalled mid-body past io_timeout, or went away
+            log.info("request body did not arrive: %r", exc, extra={"fields": {"endpoint": endpoint}})
+            return _status_response(
+                failure_status(
+                    400,
+                    "BadRequest",
+                    f"request body is shorter than its Content-Length ({request.content_length} bytes): the client "
+                    f"closed the connection or sent nothing for {settings.io_timeout:g} s",
+                )
+            )
+        try:
+            review = decode_review(parse_body(body, max_depth=settings.max_json_depth))
         except MalformedReview as exc:
             log.info("rejected a malformed request: %s", exc, extra={"fields": {"endpoint": endpoint}})
             return _status_response(failure_status(400, "BadRequest", str(exc)))
@@ -233,7 +239,7 @@ def create_app(
 
     @app.after_request
     def count(response: Response) -> Response:
-        endpoint = request.path if request.url_rule is not None else "unmatched"
+        endpoint = request.path if request.path in ENDPOINTS else "unmatched"  # bounded label values
         started = request.environ.get("trellis.started")
         metrics.requests.labels(endpoint=endpoint, code=str(response.status_code)).inc()
         if isinstance(started, float):
@@ -243,6 +249,8 @@ def create_app(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
+        if code == 413:
+            _drain(request.environ, limit=2 * settings.max_body_bytes)
         message = {
             405: f"{request.method} is not allowed on {request.path}; the API server POSTs AdmissionReviews",
             413: f"request body is larger than {settings.max_body_bytes} bytes, the most the API server sends",
@@ -256,6 +264,23 @@ def create_app(
         return _status_response(failure_status(500, "InternalError", "internal error; see the webhook's logs"))
 
     return app
+
+
+def _drain(environ: Mapping[str, Any], *, limit: int) -> None:
+    """Read and drop an unread request body (up to `limit` bytes) so the client, still sending, reads our answer.
+
+    Without it gunicorn closes the connection mid-upload and the client sees a broken pipe instead of the 413.
+    Each read is bounded by the TLS I/O timeout; a larger body is left to the connection close.
+    """
+    length = environ.get("CONTENT_LENGTH") or ""
+    stream = environ.get("wsgi.input")
+    if not length.isdigit() or int(length) > limit or stream is None:
+        return
+    try:
+        while stream.read(64 * 1024):
+            pass
+    except OSError:
+        pass
 
 
 def _warm_up(validate: Validator, default: Defaulter) -> str:

@@ -101,6 +101,7 @@ class WebhookServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
             "errorlog": "-",
             "loglevel": self.options.log_level,
             "proc_name": "trellis-webhook",
+            "control_socket_disable": True,  # gunicorn 27's shared ~/.gunicorn socket: unneeded, and collides
         }
         for key, value in settings.items():
             self.cfg.set(key, value)

@@ -77,13 +77,13 @@ TWO_ERRORS = (
     [
         pytest.param(
             b'{"apiVersion": "admission.k8s.io/v1", "kind": ',
-            "request body is not valid JSON (Expecting value at line 1 column 47); "
+            "request body is not valid JSON (Expecting value: line 1 column 47); "
             "send an AdmissionReview (admission.k8s.io/v1) encoded as JSON",
             id="truncated",
         ),
         pytest.param(
             b"not json",
-            "request body is not valid JSON (Expecting value at line 1 column 1); "
+            "request body is not valid JSON (Expecting value: line 1 column 1); "
             "send an AdmissionReview (admission.k8s.io/v1) encoded as JSON",
             id="not-json",
         ),
