@@ -103,6 +103,8 @@ def shadowed_dirs(mounts: Sequence[Mount]) -> set[str]:
     not exist and is not inside another mount, its nearest existing ancestor."""
     out: set[str] = set()
     for m in mounts:
+        if _under(m.target, "/dev") or _under(m.target, "/proc"):
+            continue  # both are private already: mount points there are made in the sandbox's own /dev
         if os.path.lexists(m.target) or any(
             o is not m and _under(m.target, o.target) and o.target != "/" for o in mounts
         ):
