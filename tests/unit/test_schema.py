@@ -312,6 +312,156 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
             id="object-as-parameter-value",
         ),
         pytest.param(
+            workflow({"name": "main", "steps": [{"name": "a", "template": "b"}]}),
+            [
+                FieldError(
+                    "spec.templates[0].steps[0]",
+                    "must be a list (of WorkflowStep), got an object; to solve this, make each item of steps a list "
+                    'of steps that run in parallel: write "- - name: ..." (two dashes) for a step that runs on its own',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="steps-without-their-parallel-group",
+        ),
+        pytest.param(
+            workflow({"name": "main", "dag": [{"name": "a", "template": "b"}]}),
+            [
+                FieldError(
+                    "spec.templates[0].dag",
+                    "must be an object (DAGTemplate), got a list; to solve this, put the items under dag.tasks: "
+                    "dag: {tasks: [...]}",
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="dag-written-as-its-task-list",
+        ),
+        pytest.param(
+            workflow({"name": "main", "inputs": {"parameters": {"msg": "hi"}}, "container": {"image": "a"}}),
+            [
+                FieldError(
+                    "spec.templates[0].inputs.parameters",
+                    "must be a list (of Parameter), got an object; to solve this, write one list item per entry, "
+                    'each with its name: parameters: [{name: "msg", ...}]',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="parameters-as-a-map",
+        ),
+        pytest.param(
+            workflow({"name": "main", "image": "alpine", "container": {"image": "alpine"}}),
+            [
+                FieldError(
+                    "spec.templates[0].image",
+                    'unknown field "image" in a Template; image belongs inside container (or script): move it '
+                    "under container:",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="container-field-on-the-template",
+        ),
+        pytest.param(
+            workflow({"name": "main", "dependencies": ["a"], "container": {"image": "alpine"}}),
+            [
+                FieldError(
+                    "spec.templates[0].dependencies",
+                    'unknown field "dependencies" in a Template; dependencies belongs to a DAG task: move it to the '
+                    "task in dag.tasks that runs this template",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="dependencies-on-the-template",
+        ),
+        pytest.param(
+            workflow({"name": "main", "steps": [[{"name": "a", "template": "b", "depends": "c"}]]}),
+            [
+                FieldError(
+                    "spec.templates[0].steps[0][0].depends",
+                    'unknown field "depends" in a WorkflowStep; steps run group by group, so there are no '
+                    "dependencies: put this step in a later group",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="depends-on-a-step",
+        ),
+        pytest.param(
+            workflow({"name": "main", "dag": {"tasks": [{"name": "a", "template": "b", "inputs": {}}]}}),
+            [
+                FieldError(
+                    "spec.templates[0].dag.tasks[0].inputs",
+                    'unknown field "inputs" in a DAGTask; pass values to the template with arguments: '
+                    "arguments: {parameters: [...]}",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="inputs-on-a-task",
+        ),
+        pytest.param(
+            workflow(echo(), parameters=[{"name": "a"}]),
+            [
+                FieldError(
+                    "spec.parameters",
+                    'unknown field "parameters" in a WorkflowSpec; workflow parameters go under spec.arguments: '
+                    "arguments: {parameters: [...]}",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="workflow-parameters-outside-arguments",
+        ),
+        pytest.param(
+            workflow({"name": "main", "container": {"image": "python", "source": "print(1)"}}),
+            [
+                FieldError(
+                    "spec.templates[0].container.source",
+                    'unknown field "source" in a Container; source belongs to script templates: rename container '
+                    "to script",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="source-in-a-container",
+        ),
+        pytest.param(
+            cron(entrypoint="main"),
+            [
+                FieldError(
+                    "spec.entrypoint",
+                    'unknown field "entrypoint" in a CronWorkflowSpec; entrypoint belongs to the workflow it '
+                    "starts: move it under spec.workflowSpec",
+                    "FieldValueForbidden",
+                )
+            ],
+            id="workflow-field-on-a-cron-spec",
+        ),
+        pytest.param(
+            {**cron(), "schedules": ["* * * * *"]},
+            [
+                FieldError(
+                    "schedules",
+                    'unknown field "schedules" in a CronWorkflow; schedules belongs under spec',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="cron-field-at-the-top-level",
+        ),
+        pytest.param(
+            {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "x"}, "sepc": {}},
+            [
+                FieldError("sepc", 'unknown field "sepc"; did you mean "spec"?', "FieldValueForbidden"),
+                FieldError("spec", 'required field "spec" of this Workflow is missing; add it', "FieldValueRequired"),
+            ],
+            id="misspelt-spec",
+        ),
+        pytest.param(
+            {**workflow(echo()), "metadata": {"generatename": "x-"}},
+            [
+                FieldError(
+                    "metadata.generatename",
+                    'unknown field "generatename"; did you mean "generateName"?',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="misspelt-metadata-field",
+        ),
+        pytest.param(
             workflow(echo(), arguments={"parameters": [{"name": "n", "value": 3}, {"name": "b", "value": True}]}),
             [],
             id="numbers-and-booleans-are-accepted-as-parameter-values",

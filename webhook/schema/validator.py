@@ -24,7 +24,8 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs in .venv; pyprojec
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from webhook.errors import FieldError, join_path
-from webhook.schema.argo import KINDS
+from webhook.schema.argo import ALL_DEFINITIONS, KINDS
+from webhook.schema.dsl import Object
 from webhook.schema.fastcheck import Check, Compiler
 from webhook.schema.strict import schema_for
 
@@ -158,11 +159,14 @@ def _translate(
         for key in instance:
             if key in known:
                 continue
+            where = f" in a {title}" if title else ""
+            moved = _misplaced(str(title), str(key))
             hint = _suggest(str(key), known)
-            if hint:
+            if moved:
+                msg = f'unknown field "{key}"{where}; {moved}'
+            elif hint:
                 msg = f'unknown field "{key}"{hint}'
             else:
-                where = f" in a {title}" if title else ""
                 msg = f'unknown field "{key}"{where}; remove it'
             out.append(at([*location, str(key)], msg, "FieldValueForbidden"))
         return out
@@ -195,6 +199,54 @@ def _translate(
             FieldError(path, f"invalid value {_show(instance)}: fails the schema rule {keyword!r}"),
         )
     ]
+
+
+_CONTAINER_FIELDS = frozenset(
+    {"image", "command", "args", "env", "envFrom", "resources", "volumeMounts", "workingDir", "imagePullPolicy"}
+)
+_CALL_FIELDS = frozenset({"when", "withItems", "withParam", "withSequence", "continueOn"})
+_SPEC = ALL_DEFINITIONS["WorkflowSpec"]
+_CRON_SPEC = ALL_DEFINITIONS["CronWorkflowSpec"]
+_WORKFLOW_SPEC_FIELDS = frozenset(_SPEC.fields if isinstance(_SPEC, Object) else ())
+_CRON_SPEC_FIELDS = frozenset(_CRON_SPEC.fields if isinstance(_CRON_SPEC, Object) else ())
+
+
+def _misplaced(title: str, key: str) -> str | None:
+    """Where a field that is unknown here belongs, for the mix-ups Argo users make most; None if not one."""
+    if title == "Template":
+        if key in ("dependencies", "depends"):
+            return f"{key} belongs to a DAG task: move it to the task in dag.tasks that runs this template"
+        if key in _CONTAINER_FIELDS or key == "source":
+            return f"{key} belongs inside container (or script): move it under container:"
+        if key in ("parameters", "artifacts"):
+            return f"{key} belong under inputs or outputs: inputs: {{{key}: [...]}}"
+        if key == "arguments":
+            return "a template declares inputs; pass values with arguments on the task or step that calls it"
+        if key == "tasks":
+            return "tasks belong under dag: dag: {tasks: [...]}"
+        if key in _CALL_FIELDS:
+            return f"{key} belongs to the task or step that calls this template"
+    if title in ("DAGTask", "WorkflowStep"):
+        if key in ("dependencies", "depends") and title == "WorkflowStep":
+            return "steps run group by group, so there are no dependencies: put this step in a later group"
+        if key in ("inputs", "parameters", "artifacts"):
+            return "pass values to the template with arguments: arguments: {parameters: [...]}"
+        if key in _CONTAINER_FIELDS or key in ("container", "script", "dag", "steps"):
+            return f"a {title} calls a template: put {key} in a template and name it with template: <name>"
+    if title == "WorkflowSpec":
+        if key in ("dag", "steps", "container", "script", "inputs", "outputs"):
+            return f"{key} belongs in a template: define it under spec.templates and name it in spec.entrypoint"
+        if key in ("parameters", "artifacts"):
+            return f"workflow {key} go under spec.arguments: arguments: {{{key}: [...]}}"
+    if title == "CronWorkflowSpec" and key in _WORKFLOW_SPEC_FIELDS:
+        return f"{key} belongs to the workflow it starts: move it under spec.workflowSpec"
+    if title == "CronWorkflow" and key in _WORKFLOW_SPEC_FIELDS:
+        return f"{key} belongs to the workflow it starts: move it under spec.workflowSpec"
+    if title in KINDS and (key in _WORKFLOW_SPEC_FIELDS or (title == "CronWorkflow" and key in _CRON_SPEC_FIELDS)):
+        return f"{key} belongs under spec"
+    if title in ("Container", "UserContainer") and key == "source":
+        return "source belongs to script templates: rename container to script"
+    return None
 
 
 def _not_supported(value: Any, allowed: list[Any]) -> str:
@@ -280,7 +332,8 @@ def _describe_schema(schema: Mapping[str, Any]) -> str:
         item_types = _types(items) if isinstance(items, Mapping) else []
         if len(item_types) == 1 and "$ref" not in items:
             return f"a list of {_PLURAL_WORDS[item_types[0]]}"
-        return "a list"
+        title = _item_definition(schema).get("title")
+        return f"a list (of {title})" if title else "a list"
     if types == ["object"] and schema.get("title"):
         return f"an object ({schema['title']})"
     if set(types) == {"string", "number", "boolean"}:
@@ -300,6 +353,16 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
     name = key if isinstance(key, str) else None
     if types == ["array"] and isinstance(instance, str) and name in ("args", "command"):
         return message + _command_fix(name, instance, _parent(root, location))
+    if types == ["object"] and isinstance(instance, list) and name:
+        lists = [
+            field
+            for field in schema.get("required", ())
+            if _types(schema.get("properties", {}).get(field, {})) == ["array"]
+        ]
+        if len(lists) == 1:
+            return f"{message}; to solve this, put the items under {name}.{lists[0]}: {name}: {{{lists[0]}: [...]}}"
+    if types == ["array"] and isinstance(instance, Mapping):
+        return message + _list_fix(name, location, schema, instance)
     if types == ["array"] and not isinstance(instance, (list, Mapping)) and instance is not None:
         shown = json.dumps(instance, ensure_ascii=False)
         if len(shown) <= _MAX_SHOWN and name:
@@ -317,6 +380,35 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
         prefix = f"{name}: " if name else ""
         return f"{message}; to solve this, write {prefix}{word} without quotes"
     return message
+
+
+def _item_definition(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    items = schema.get("items", {})
+    if isinstance(items, Mapping) and "$ref" in items:
+        resolved = _defs().get(str(items["$ref"]).removeprefix("#/$defs/"), {})
+        return resolved if isinstance(resolved, Mapping) else {}
+    return items if isinstance(items, Mapping) else {}
+
+
+def _list_fix(
+    name: str | None, location: list[str | int], schema: Mapping[str, Any], instance: Mapping[str, Any]
+) -> str:
+    """A fix for an object written where a list belongs: steps without their group, or a map of named items."""
+    parent = location[-2] if len(location) >= 2 else None
+    if isinstance(location[-1] if location else None, int) and parent == "steps":
+        return (
+            "; to solve this, make each item of steps a list of steps that run in parallel: "
+            'write "- - name: ..." (two dashes) for a step that runs on its own'
+        )
+    item = _item_definition(schema)
+    if name and "name" in item.get("required", ()) and instance and all(isinstance(k, str) for k in instance):
+        keys = list(instance)[:3]
+        shown = ", ".join(f"{{name: {json.dumps(k, ensure_ascii=False)}, ...}}" for k in keys)
+        more = ", ..." if len(instance) > 3 else ""
+        return f"; to solve this, write one list item per entry, each with its name: {name}: [{shown}{more}]"
+    if name:
+        return f"; to solve this, write it as a YAML list: {name}: [...]"
+    return ""
 
 
 def _is_number(text: str) -> bool:
