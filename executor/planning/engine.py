@@ -1,0 +1,2050 @@
+"""One planning pass: the Workflow (spec + status) and observed Jobs in, actions out (pure).
+
+The pass walks the template tree from the entrypoint exactly as Argo's operator does (`executeTemplate`):
+every node that is not yet fulfilled is visited, fulfilled nodes are read back from `status.nodes`, new nodes are
+created as their turn comes. The planner's only memory between passes is `status`, so a restarted controller
+resumes from status + observed Jobs: level-based and idempotent.
+
+Invariants:
+- No I/O, no clock: `now` is an argument; timers are returned as `RequeueAt`.
+- Each leaf attempt (container/script template) is one Pod node and one Job, created by `CreateJob` at most once
+  per pass; a Pending node without an observed Job gets its (deterministic, idempotent) `CreateJob` again.
+- Work per pass is linear in nodes + edges: children are linked once, when a node is created; DAG order, target
+  ancestry and branch phases are computed once per DAG per pass; scopes are shared, never copied per task.
+- Invalid workflows never raise: the node (or the workflow) ends Error/Failed with the reason as its message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from executor.contract import (
+    Action,
+    ArtifactLocation,
+    CreateJob,
+    DeleteJob,
+    InputArtifact,
+    JobObservation,
+    Observed,
+    PlanContext,
+    RecordEvent,
+    RequeueAt,
+    StepSpec,
+    UpdateStatus,
+)
+from executor.planning import expr
+from executor.planning.depends import DependsError, TaskOutcome, depends_of
+from executor.planning.durations import DurationError, humanize, parse_duration
+from executor.status import (
+    NodeOutputs,
+    NodeStatus,
+    compact_node,
+    conditions,
+    display_name,
+    fnv32a,
+    format_time,
+    is_failed,
+    is_fulfilled,
+    item_label,
+    node_id,
+    parse_time,
+    progress,
+)
+
+Expand = Callable[..., Mapping[str, Any]]
+Scope = Mapping[str, str]
+
+_ARTIFACT_REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
+_SHUTDOWN_STRATEGIES = ("Stop", "Terminate")
+
+
+class PlanError(Exception):
+    """A problem with the workflow itself; the affected node or the workflow ends with this message."""
+
+
+@dataclass(frozen=True)
+class TemplateScope:
+    """Where template names resolve: the workflow itself, a WorkflowTemplate or a ClusterWorkflowTemplate."""
+
+    kind: str  # "local" | "namespaced" | "cluster"
+    name: str
+    templates: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Opts:
+    boundary_id: str
+    boundary_name: str | None
+    on_exit: bool = False
+    parent_id: str = ""  # the node to link a newly created node under ("" = none)
+
+
+@dataclass
+class _Resolved:
+    template: Mapping[str, Any]
+    scope: TemplateScope
+    template_ref: Mapping[str, Any] | None
+
+
+@dataclass
+class _Pass:
+    workflow: Mapping[str, Any]
+    observed: Observed
+    now: datetime
+    context: PlanContext
+    expand: Expand
+    job_name: Callable[[str, str], str]
+    nodes: dict[str, NodeStatus] = field(default_factory=dict)
+    creates: list[CreateJob] = field(default_factory=list)
+    deletes: list[DeleteJob] = field(default_factory=list)
+    timers: list[datetime] = field(default_factory=list)
+    active_pods: int = 0
+    new_pods: int = 0
+
+    # --- setup -------------------------------------------------------------------------------------------------
+
+    def __post_init__(self) -> None:
+        metadata = self.workflow.get("metadata") or {}
+        self.name: str = str(metadata.get("name") or "workflow")
+        self.namespace: str = str(metadata.get("namespace") or "")
+        self.status_in: Mapping[str, Any] = self.workflow.get("status") or {}
+        self.nodes = {key: cast(NodeStatus, dict(value)) for key, value in (self.status_in.get("nodes") or {}).items()}
+        self._ids: dict[str, str] = {}
+        self.spec: Mapping[str, Any] = {}
+        self.started_at = parse_time(self.status_in.get("startedAt")) or self.now
+        self.deadline: datetime | None = None
+        self.shutdown = ""
+        self.globals: dict[str, str] = {}
+        self.stored_templates: dict[str, Any] = dict(self.status_in.get("storedTemplates") or {})
+        for node in self.nodes.values():
+            if node.get("type") == "Pod" and not is_fulfilled(node.get("phase")):
+                self.active_pods += 1
+
+    def id_of(self, node_name: str) -> str:
+        found = self._ids.get(node_name)
+        if found is None:
+            found = node_id(self.name, node_name)
+            self._ids[node_name] = found
+        return found
+
+    def get(self, node_name: str) -> NodeStatus | None:
+        return self.nodes.get(self.id_of(node_name))
+
+    # --- node records ------------------------------------------------------------------------------------------
+
+    def init_node(
+        self,
+        node_name: str,
+        node_type: str,
+        phase: str,
+        opts: Opts,
+        *,
+        template_name: str = "",
+        template_ref: Mapping[str, Any] | None = None,
+        scope: TemplateScope | None = None,
+        message: str = "",
+        flag: Mapping[str, bool] | None = None,
+    ) -> NodeStatus:
+        nid = self.id_of(node_name)
+        record: dict[str, Any] = {
+            "id": nid,
+            "name": node_name,
+            "displayName": display_name(node_name, opts.boundary_name),
+            "type": node_type,
+            "templateName": template_name,
+            "phase": phase,
+            "boundaryID": opts.boundary_id,
+            "startedAt": format_time(self.now),
+            "message": message,
+        }
+        if template_ref:
+            record["templateRef"] = dict(template_ref)
+        if scope is not None and scope.kind != "local":
+            record["templateScope"] = scope.label
+        if flag:
+            record["nodeFlag"] = dict(flag)
+        if node_type == "Pod":
+            record["progress"] = "0/1"
+        if is_fulfilled(phase):
+            record["finishedAt"] = record["startedAt"]
+            if node_type == "Pod":
+                record["progress"] = "1/1" if phase in ("Succeeded", "Skipped", "Omitted") else "0/1"
+        node = compact_node(record)
+        self.nodes[nid] = node
+        if opts.parent_id:
+            self.add_child(opts.parent_id, nid)
+        return node
+
+    def add_child(self, parent_id: str, child_id: str) -> None:
+        parent = self.nodes.get(parent_id)
+        if parent is None:
+            return
+        children = parent.get("children") or []
+        if child_id not in children[-1:]:
+            parent["children"] = [*children, child_id]
+
+    def mark(self, node: NodeStatus, phase: str, message: str | None = None) -> NodeStatus:
+        """Set a node's phase (and message when given); stamps finishedAt when it becomes fulfilled."""
+        node["phase"] = phase  # type: ignore[typeddict-item]
+        if message is not None:
+            if message:
+                node["message"] = message
+            else:
+                node.pop("message", None)
+        if is_fulfilled(phase) and not node.get("finishedAt"):
+            node["finishedAt"] = format_time(self.now)
+        if node.get("type") == "Pod":
+            node["progress"] = "1/1" if phase in ("Succeeded", "Skipped", "Omitted") else "0/1"
+        return node
+
+    def timer(self, when: datetime) -> None:
+        if when > self.now:
+            self.timers.append(when)
+
+    # --- the pass ----------------------------------------------------------------------------------------------
+
+    def run(self) -> list[Action]:
+        phase_in = self.status_in.get("phase")
+        if phase_in in ("Succeeded", "Failed", "Error"):
+            return []
+        try:
+            self.spec = self.effective_spec()
+            self.step_workflow = self.workflow
+            if self.spec is not self.workflow.get("spec"):
+                self.step_workflow = {**self.workflow, "spec": self.spec}
+            self.local_scope = TemplateScope("local", self.name, _templates_by_name(self.spec.get("templates")))
+            self.shutdown = str(self.spec.get("shutdown") or "")
+            if self.shutdown and self.shutdown not in _SHUTDOWN_STRATEGIES:
+                raise PlanError(f"spec.shutdown: unknown strategy '{self.shutdown}'; use Stop or Terminate")
+            ads = self.spec.get("activeDeadlineSeconds")
+            if ads is not None:
+                self.deadline = self.started_at + timedelta(seconds=_int(ads, "spec.activeDeadlineSeconds"))
+            self.globals = self.global_scope()
+            entry = self.spec.get("entrypoint")
+            if not entry:
+                raise PlanError("spec.entrypoint is not set; name the template to start with")
+        except PlanError as exc:
+            return self.finish_invalid(str(exc))
+        return self.run_tree(str(entry))
+
+    def finish_invalid(self, message: str) -> list[Action]:
+        status: dict[str, Any] = dict(self.status_in)
+        status["phase"] = "Error"
+        status["message"] = message
+        status.setdefault("startedAt", format_time(self.now))
+        status["finishedAt"] = format_time(self.now)
+        status["progress"] = progress(self.nodes.values())
+        status["conditions"] = conditions(completed=True, pod_running=False)
+        if self.nodes:
+            status["nodes"] = self.nodes
+        return [UpdateStatus(status), RecordEvent("WorkflowFailed", message, "Warning")]
+
+    def run_tree(self, entry: str) -> list[Action]:
+        root_opts = Opts(boundary_id="", boundary_name=None)
+        root = self.get(self.name)
+        stop_before_start = root is None and self.shutdown
+        if not stop_before_start:
+            root = self.execute(
+                self.name, {"template": entry}, self.spec.get("arguments") or {}, self.local_scope, root_opts
+            )
+        if self.deadline is not None:
+            self.timer(self.deadline)
+
+        phase, message = "Running", ""
+        exit_node: NodeStatus | None = None
+        if stop_before_start:
+            phase, message = "Failed", f"Stopped with strategy '{self.shutdown}'"
+        elif root is not None and is_fulfilled(root.get("phase")):
+            wf_phase = {"Failed": "Failed", "Error": "Error"}.get(str(root.get("phase")), "Succeeded")
+            exit_done = True
+            on_exit = self.spec.get("onExit")
+            hooks = self.spec.get("hooks") or {}
+            exit_hook = hooks.get("exit") if isinstance(hooks, Mapping) else None
+            if (on_exit or exit_hook) and self.shutdown != "Terminate":
+                self.globals["workflow.status"] = wf_phase
+                self.globals["workflow.failures"] = self.failures_json()
+                holder: Mapping[str, Any] = (
+                    exit_hook if isinstance(exit_hook, Mapping) and not on_exit else {"template": on_exit}
+                )
+                exit_node = self.execute(
+                    f"{self.name}.onExit",
+                    holder,
+                    holder.get("arguments") or {},
+                    self.local_scope,
+                    Opts(boundary_id="", boundary_name=None, on_exit=True),
+                    flag={"hooked": True},
+                )
+                exit_done = exit_node is not None and is_fulfilled(exit_node.get("phase"))
+            if exit_done:
+                message = str(root.get("message") or "")
+                if wf_phase in ("Failed", "Error") and self.shutdown:
+                    message = f"Stopped with strategy '{self.shutdown}'"
+                phase = wf_phase
+                if wf_phase == "Succeeded" and exit_node is not None and is_failed(exit_node.get("phase")):
+                    phase = str(exit_node.get("phase"))
+                    message = str(exit_node.get("message") or "")
+                if phase == "Succeeded":
+                    message = ""
+        elif root is not None and root.get("phase") == "Pending":
+            phase = "Running"
+        return self.assemble(phase, message)
+
+    def failures_json(self) -> str:
+        failures = []
+        for node in self.nodes.values():
+            if is_failed(node.get("phase")):
+                failures.append(
+                    {
+                        "displayName": node.get("displayName", ""),
+                        "message": node.get("message", ""),
+                        "templateName": node.get("templateName", ""),
+                        "phase": node.get("phase", ""),
+                        "podName": self.job_name(self.name, node["name"]),
+                        "finishedAt": node.get("finishedAt"),
+                    }
+                )
+        return json.dumps(failures, separators=(",", ":"))
+
+    def assemble(self, phase: str, message: str) -> list[Action]:
+        done = phase in ("Succeeded", "Failed", "Error")
+        status: dict[str, Any] = {
+            key: value
+            for key, value in self.status_in.items()
+            if key not in ("phase", "message", "finishedAt", "nodes", "progress", "conditions", "outputs")
+        }
+        status["phase"] = phase
+        if message:
+            status["message"] = message
+        status["startedAt"] = format_time(self.started_at)
+        if done:
+            status["finishedAt"] = format_time(self.now)
+        status["progress"] = progress(self.nodes.values())
+        pod_running = any(n.get("type") == "Pod" and n.get("phase") == "Running" for n in self.nodes.values())
+        status["conditions"] = conditions(completed=done, pod_running=pod_running and not done)
+        status["nodes"] = self.nodes
+        outputs = self.workflow_outputs()
+        if outputs:
+            status["outputs"] = outputs
+        if self.stored_templates:
+            status["storedTemplates"] = self.stored_templates
+
+        actions: list[Action] = []
+        actions.extend(self.deletes)
+        actions.extend(self.creates)
+        if status != self.status_in:
+            actions.append(UpdateStatus(status))
+        actions.extend(self.events(phase, message))
+        if not done and self.timers:
+            actions.append(RequeueAt(min(self.timers)))
+        return actions
+
+    def events(self, phase: str, message: str) -> list[RecordEvent]:
+        """Argo's events: node phase changes (WorkflowNode<Phase>), workflow Running first, completion last."""
+        out: list[RecordEvent] = []
+        if phase != self.status_in.get("phase") and phase == "Running":
+            out.append(RecordEvent("WorkflowRunning", "Workflow Running"))
+        out.extend(self.node_events())
+        if phase != self.status_in.get("phase"):
+            if phase == "Succeeded":
+                out.append(RecordEvent("WorkflowSucceeded", "Workflow completed"))
+            elif phase in ("Failed", "Error"):
+                out.append(RecordEvent("WorkflowFailed", message, "Warning"))
+        return out
+
+    def node_events(self) -> list[RecordEvent]:
+        out: list[RecordEvent] = []
+        old_nodes: Mapping[str, Any] = self.status_in.get("nodes") or {}
+        for nid, node in self.nodes.items():
+            node_phase = node.get("phase")
+            if node_phase not in ("Running", "Succeeded", "Failed", "Error"):
+                continue
+            old = old_nodes.get(nid)
+            if old is not None and old.get("phase") == node_phase:
+                continue
+            text = f"{node_phase} node {node.get('name')}"
+            if node.get("message"):
+                text += f": {node.get('message')}"
+            kind = "Normal" if node_phase in ("Running", "Succeeded") else "Warning"
+            out.append(RecordEvent(f"WorkflowNode{node_phase}", text, kind, node_id=nid))  # type: ignore[arg-type]
+        return out
+
+    def publish_globals(self, params: Iterable[Mapping[str, Any]]) -> None:
+        """An output with a globalName is visible as workflow.outputs.parameters.<name> from now on (this pass too)."""
+        for param in params:
+            if param.get("globalName"):
+                self.globals[f"workflow.outputs.parameters.{param['globalName']}"] = _str(param.get("value", ""))
+
+    def workflow_outputs(self) -> dict[str, Any]:
+        """`status.outputs`: every output with a `globalName`, from Succeeded nodes, last finisher wins."""
+        params: dict[str, dict[str, Any]] = {}
+        artifacts: dict[str, dict[str, Any]] = {}
+        for node in sorted(self.nodes.values(), key=lambda n: (n.get("finishedAt", ""), n.get("id", ""))):
+            outputs = node.get("outputs")
+            if not outputs or node.get("phase") != "Succeeded":
+                continue
+            for param in outputs.get("parameters") or []:
+                global_name = param.get("globalName")
+                if global_name:
+                    params[global_name] = {"name": global_name, "value": param.get("value", "")}
+            for artifact in outputs.get("artifacts") or []:
+                global_name = artifact.get("globalName")
+                if global_name:
+                    artifacts[global_name] = {**artifact, "name": global_name}
+        out: dict[str, Any] = {}
+        if params:
+            out["parameters"] = list(params.values())
+        if artifacts:
+            out["artifacts"] = list(artifacts.values())
+        return out
+
+    # --- spec and scope ----------------------------------------------------------------------------------------
+
+    def effective_spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = self.workflow.get("spec") or {}
+        ref = spec.get("workflowTemplateRef")
+        if not ref:
+            return spec
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        base = self.context.templates.get((kind, str(ref.get("name"))))
+        if base is None:
+            raise PlanError(f'{kind} "{ref.get("name")}" referenced by spec.workflowTemplateRef was not found')
+        base_spec: Mapping[str, Any] = base.get("spec") or {}
+        merged: dict[str, Any] = {**base_spec, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
+        merged["templates"] = [*(base_spec.get("templates") or []), *(spec.get("templates") or [])]
+        base_args = (base_spec.get("arguments") or {}).get("parameters") or []
+        own_args = (spec.get("arguments") or {}).get("parameters") or []
+        by_name: dict[str, Any] = {p.get("name"): p for p in base_args}
+        for param in own_args:
+            by_name[param.get("name")] = {**by_name.get(param.get("name"), {}), **param}
+        arguments = dict(base_spec.get("arguments") or {})
+        arguments.update(spec.get("arguments") or {})
+        if by_name:
+            arguments["parameters"] = list(by_name.values())
+        merged["arguments"] = arguments
+        return merged
+
+    def global_scope(self) -> dict[str, str]:
+        metadata = self.workflow.get("metadata") or {}
+        scope: dict[str, str] = {
+            "workflow.name": self.name,
+            "workflow.namespace": self.namespace,
+            "workflow.uid": str(metadata.get("uid") or ""),
+            "workflow.serviceAccountName": str(self.spec.get("serviceAccountName") or ""),
+            "workflow.status": "Running",
+            "workflow.failures": "[]",
+            "workflow.mainEntrypoint": str(self.spec.get("entrypoint") or ""),
+            "workflow.duration": f"{max((self.now - self.started_at).total_seconds(), 0.0):f}",
+            "workflow.priority": str(self.spec.get("priority") or 0),
+        }
+        created = parse_time(metadata.get("creationTimestamp"))
+        if created is not None:
+            scope["workflow.creationTimestamp"] = format_time(created)
+            scope.update(_creation_vars(created))
+        for key, value in (metadata.get("labels") or {}).items():
+            scope[f"workflow.labels.{key}"] = str(value)
+        for key, value in (metadata.get("annotations") or {}).items():
+            scope[f"workflow.annotations.{key}"] = str(value)
+        params = []
+        for param in (self.spec.get("arguments") or {}).get("parameters") or []:
+            name = param.get("name")
+            if "value" in param:
+                value = _str(param["value"])
+            elif "default" in param.get("valueFrom", {}) or "default" in param:
+                value = _str(param.get("valueFrom", {}).get("default", param.get("default")))
+            else:
+                raise PlanError(f"spec.arguments.parameters.{name}: no value given; set value (or a default)")
+            enum = param.get("enum")
+            if enum and value not in [_str(e) for e in enum]:
+                raise PlanError(
+                    f"spec.arguments.parameters.{name}: value '{value}' is not one of the allowed values "
+                    f"{[_str(e) for e in enum]}"
+                )
+            scope[f"workflow.parameters.{name}"] = value
+            params.append({"name": name, "value": value})
+        scope["workflow.parameters"] = json.dumps(params, separators=(",", ":"))
+        for param in (self.status_in.get("outputs") or {}).get("parameters") or []:
+            scope[f"workflow.outputs.parameters.{param.get('name')}"] = _str(param.get("value", ""))
+        return scope
+
+    # --- templates ---------------------------------------------------------------------------------------------
+
+    def resolve(self, holder: Mapping[str, Any], scope: TemplateScope) -> _Resolved:
+        inline = holder.get("inline")
+        if isinstance(inline, Mapping):
+            return _Resolved(self.with_defaults(inline), scope, None)
+        ref = holder.get("templateRef")
+        if isinstance(ref, Mapping):
+            kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+            found = self.context.templates.get((kind, str(ref.get("name"))))
+            if found is None:
+                raise PlanError(f'{kind} "{ref.get("name")}" not found; create it or fix templateRef.name')
+            templates = _templates_by_name((found.get("spec") or {}).get("templates"))
+            template = templates.get(str(ref.get("template")))
+            if template is None:
+                raise PlanError(f'template "{ref.get("template")}" not found in {kind} "{ref.get("name")}"')
+            new_scope = TemplateScope(
+                "cluster" if kind == "ClusterWorkflowTemplate" else "namespaced", str(ref.get("name")), templates
+            )
+            key = f"{new_scope.label}/{ref.get('template')}"
+            if key not in self.stored_templates:
+                self.stored_templates[key] = dict(template)
+            return _Resolved(self.with_defaults(template), new_scope, ref)
+        name = holder.get("template")
+        if not name:
+            raise PlanError("names no template; set template, templateRef or inline")
+        template = scope.templates.get(str(name))
+        if template is None:
+            raise PlanError(f"templates.{name} not found")
+        return _Resolved(self.with_defaults(template), scope, None)
+
+    def with_defaults(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
+        defaults = self.spec.get("templateDefaults")
+        if not defaults:
+            return template
+        return _merge(defaults, template)
+
+    # --- execute: Argo's executeTemplate --------------------------------------------------------------------------
+
+    def execute(
+        self,
+        node_name: str,
+        holder: Mapping[str, Any],
+        arguments: Mapping[str, Any],
+        scope: TemplateScope,
+        opts: Opts,
+        *,
+        local: Scope | None = None,
+        artifacts: Mapping[str, Mapping[str, Any]] | None = None,
+        flag: Mapping[str, bool] | None = None,
+    ) -> NodeStatus | None:
+        node = self.get(node_name)
+        if node is not None and is_fulfilled(node.get("phase")):
+            return node
+        template_name = str(holder.get("template") or "")
+        try:
+            resolved = self.resolve(holder, scope)
+            template = resolved.template
+            template_name = str(template.get("name") or template_name)
+            params, input_artifacts = self.inputs_of(template, arguments, artifacts or {}, node_name)
+        except (PlanError, DurationError, DependsError, expr.WhenError) as exc:
+            return self.error_node(node, node_name, str(exc), opts, template_name, holder)
+        retry = self.retry_strategy(template)
+        if retry is not None:
+            return self.execute_retry(node_name, resolved, params, input_artifacts, retry, opts, holder, flag)
+        return self.execute_kind(node_name, resolved, params, input_artifacts, opts, holder, flag=flag, retries=None)
+
+    def error_node(
+        self,
+        node: NodeStatus | None,
+        node_name: str,
+        message: str,
+        opts: Opts,
+        template_name: str,
+        holder: Mapping[str, Any],
+    ) -> NodeStatus:
+        if node is not None:
+            return self.mark(node, "Error", message)
+        return self.init_node(
+            node_name,
+            "Skipped",
+            "Error",
+            opts,
+            template_name=template_name,
+            template_ref=holder.get("templateRef"),
+            message=message,
+        )
+
+    def retry_strategy(self, template: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        strategy = template.get("retryStrategy") or self.spec.get("retryStrategy")
+        if not strategy:
+            return None
+        if template.get("suspend") is not None:
+            return None
+        return cast(Mapping[str, Any], strategy)
+
+    def inputs_of(
+        self,
+        template: Mapping[str, Any],
+        arguments: Mapping[str, Any],
+        artifacts_scope: Mapping[str, Mapping[str, Any]],
+        node_name: str,
+    ) -> tuple[dict[str, str], list[InputArtifact]]:
+        """Input parameters (argument, value, default; enum checked) and input artifacts with their locations."""
+        given = {p.get("name"): p for p in arguments.get("parameters") or []}
+        params: dict[str, str] = {}
+        inputs = template.get("inputs") or {}
+        for param in inputs.get("parameters") or []:
+            name = str(param.get("name"))
+            arg = given.get(name)
+            if arg is not None and "value" in arg:
+                value = _str(arg["value"])
+            elif "value" in param:
+                value = _str(param["value"])
+            elif "default" in param:
+                value = _str(param["default"])
+            elif (param.get("valueFrom") or {}).get("default") is not None:
+                value = _str(param["valueFrom"]["default"])
+            else:
+                raise PlanError(f"inputs.parameters.{name} was not supplied")
+            enum = param.get("enum")
+            if enum and value not in [_str(e) for e in enum]:
+                allowed = ", ".join(_str(e) for e in enum)
+                raise PlanError(
+                    f"inputs.parameters.{name}: value '{value}' is not one of the allowed values: {allowed}"
+                )
+            params[name] = value
+        given_art = {a.get("name"): a for a in arguments.get("artifacts") or []}
+        resolved: list[InputArtifact] = []
+        for artifact in inputs.get("artifacts") or []:
+            name = str(artifact.get("name"))
+            source: Mapping[str, Any] = given_art.get(name) or artifact
+            location: Mapping[str, Any] | None = None
+            unpack = False
+            ref = source.get("from")
+            if isinstance(ref, str) and ref:
+                match = _ARTIFACT_REF.match(ref)
+                key = match.group(1) if match else ref
+                produced = artifacts_scope.get(key)
+                if produced is not None:
+                    location = {k: v for k, v in produced.items() if k in ("s3", "http", "git", "raw", "local")}
+                    unpack = (produced.get("archive") or {}).get("none") is None and bool(
+                        {"s3", "local"} & set(produced)
+                    )
+            else:
+                location = {k: v for k, v in source.items() if k in ("s3", "http", "git", "raw", "local")}
+                if not location:
+                    location = {k: v for k, v in artifact.items() if k in ("s3", "http", "git", "raw", "local")}
+            optional = bool(artifact.get("optional") or source.get("optional"))
+            if not location:
+                if optional:
+                    continue
+                where = f" from {ref}" if ref else ""
+                raise PlanError(f"Unable to resolve input artifact '{name}'{where}: no such artifact was produced")
+            item: InputArtifact = {
+                "name": name,
+                "path": str(artifact.get("path") or ""),
+                "location": cast(ArtifactLocation, dict(location)),
+            }
+            if artifact.get("mode") is not None:
+                item["mode"] = int(artifact["mode"])
+            if optional:
+                item["optional"] = True
+            item["unpack"] = unpack
+            resolved.append(item)
+        return params, resolved
+
+    def template_scope(
+        self,
+        node_name: str,
+        template: Mapping[str, Any],
+        params: Mapping[str, str],
+        artifacts: list[InputArtifact],
+        *,
+        pod_name: str = "",
+        retries: int | None = None,
+    ) -> dict[str, str]:
+        local: dict[str, str] = {"node.name": node_name}
+        for name, value in params.items():
+            local[f"inputs.parameters.{name}"] = value
+        local["inputs.parameters"] = json.dumps(
+            [{"name": k, "value": v} for k, v in params.items()], separators=(",", ":")
+        )
+        for artifact in artifacts:
+            local[f"inputs.artifacts.{artifact['name']}.path"] = artifact.get("path", "")
+        outputs = template.get("outputs") or {}
+        for param in outputs.get("parameters") or []:
+            path = (param.get("valueFrom") or {}).get("path")
+            if path:
+                local[f"outputs.parameters.{param.get('name')}.path"] = str(path)
+        for artifact in outputs.get("artifacts") or []:
+            if artifact.get("path"):
+                local[f"outputs.artifacts.{artifact.get('name')}.path"] = str(artifact["path"])
+        if pod_name:
+            local["pod.name"] = pod_name
+        if retries is not None:
+            local["retries"] = str(retries)
+        return local
+
+    def process(self, template: Mapping[str, Any], local: Mapping[str, str]) -> Mapping[str, Any]:
+        """Substitute a template's own fields; a steps/dag body is substituted task by task later."""
+        scope = _chain(dict(local), self.globals)
+        body = {k: v for k, v in template.items() if k not in ("steps", "dag")}
+        processed = dict(expr.substitute(body, scope))
+        for key in ("steps", "dag"):
+            if key in template:
+                processed[key] = template[key]
+        return processed
+
+    def execute_kind(
+        self,
+        node_name: str,
+        resolved: _Resolved,
+        params: dict[str, str],
+        artifacts: list[InputArtifact],
+        opts: Opts,
+        holder: Mapping[str, Any],
+        *,
+        flag: Mapping[str, bool] | None,
+        retries: int | None,
+    ) -> NodeStatus | None:
+        template = resolved.template
+        template_name = str(template.get("name") or holder.get("template") or "")
+        is_pod = "container" in template or "script" in template
+        pod_name = self.job_name(self.name, node_name) if is_pod else ""
+        local = self.template_scope(node_name, template, params, artifacts, pod_name=pod_name, retries=retries)
+        processed = self.process(template, local)
+        common: dict[str, Any] = {
+            "template_name": template_name,
+            "template_ref": holder.get("templateRef"),
+            "scope": resolved.scope,
+            "flag": flag,
+        }
+        if is_pod:
+            return self.execute_pod(node_name, processed, params, artifacts, opts, common)
+        if "steps" in template:
+            return self.execute_steps(node_name, processed, resolved.scope, local, artifacts, opts, common)
+        if "dag" in template:
+            return self.execute_dag(node_name, processed, resolved.scope, local, artifacts, opts, common)
+        if "suspend" in template:
+            return self.execute_suspend(node_name, processed, opts, common)
+        node = self.get(node_name)
+        kinds = [k for k in ("resource", "data", "http", "plugin", "containerSet") if k in template]
+        if kinds:
+            message = f"template '{template_name}': {kinds[0]} templates are not supported by Trellis"
+        else:
+            message = f"Template '{template_name}' missing specification"
+        return self.error_node(node, node_name, message, opts, template_name, holder)
+
+    # --- leaf: one Job per attempt -----------------------------------------------------------------------------
+
+    def blocked_message(self, opts: Opts) -> str:
+        if self.shutdown == "Terminate" or (self.shutdown == "Stop" and not opts.on_exit):
+            return f"Stopped with strategy '{self.shutdown}'"
+        if self.deadline is not None and self.now >= self.deadline and not opts.on_exit:
+            return "Step exceeded its deadline"
+        return ""
+
+    def execute_pod(
+        self,
+        node_name: str,
+        template: Mapping[str, Any],
+        params: Mapping[str, str],
+        artifacts: list[InputArtifact],
+        opts: Opts,
+        common: Mapping[str, Any],
+    ) -> NodeStatus | None:
+        node = self.get(node_name)
+        blocked = self.blocked_message(opts)
+        if node is None:
+            if blocked:
+                return self.init_node(node_name, "Pod", "Failed", opts, message=blocked, **common)
+            if self.spec.get("suspend"):
+                return None
+            limit = self.spec.get("parallelism")
+            if limit is not None and self.active_pods >= _int(limit, "spec.parallelism"):
+                return None
+            node = self.init_node(node_name, "Pod", "Pending", opts, **common)
+            inputs = _node_inputs(params, artifacts)
+            if inputs:
+                node["inputs"] = inputs  # type: ignore[typeddict-item]
+            self.active_pods += 1
+            self.create_job(node, template, params, artifacts)
+            return node
+        nid = node["id"]
+        observation = self.observed.get(nid)
+        job = observation.job_name if observation else self.job_name(self.name, node_name)
+        if blocked:
+            if observation is not None and observation.phase in ("Pending", "Running") and not observation.deleted:
+                reason = "deadline exceeded" if blocked.startswith("Step") else self.shutdown
+                self.deletes.append(DeleteJob(nid, observation.job_name, reason))
+            message = blocked
+            if blocked.startswith("Stopped"):
+                message = f"workflow shutdown with strategy:  {self.shutdown}"
+            if observation is None or observation.phase in ("Pending", "Running") or observation.deleted:
+                return self.mark(node, "Failed", message if node.get("phase") == "Running" or observation else blocked)
+        if observation is None or observation.deleted:
+            if (observation is not None and observation.deleted) or node.get("phase") == "Running":
+                return self.mark(node, "Failed", f"Job {job} was deleted")
+            self.create_job(node, template, params, artifacts)
+            return node
+        if observation.phase == "Pending":
+            return node
+        if observation.phase == "Running":
+            if node.get("phase") != "Running":
+                self.mark(node, "Running")
+            return node
+        return self.complete_pod(node, template, observation)
+
+    def create_job(
+        self,
+        node: NodeStatus,
+        template: Mapping[str, Any],
+        params: Mapping[str, str],
+        artifacts: list[InputArtifact],
+    ) -> None:
+        deadline = self.leaf_deadline(node, template)
+        job = self.job_name(self.name, node["name"])
+        step = StepSpec(
+            workflow=self.step_workflow,
+            node_id=node["id"],
+            node_name=node["name"],
+            template=template,
+            parameters=dict(params),
+            input_artifacts=tuple(artifacts),
+            active_deadline_seconds=deadline,
+            artifact_key_prefix=f"{self.name}/{job}",
+        )
+        try:
+            manifest = self.expand(step, context=self.context)
+        except ValueError as exc:  # executor.jobspec.ExpandError: the step cannot become a Job
+            self.active_pods -= 1
+            self.mark(node, "Error", str(exc))
+            return
+        self.creates.append(CreateJob(node["id"], manifest))
+
+    def leaf_deadline(self, node: NodeStatus, template: Mapping[str, Any]) -> int | None:
+        limits: list[float] = []
+        started = parse_time(node.get("startedAt")) or self.now
+        ads = template.get("activeDeadlineSeconds")
+        if ads is not None:
+            with contextlib.suppress(PlanError):
+                limits.append(float(_int(ads, "activeDeadlineSeconds")))
+        timeout = template.get("timeout")
+        if timeout:
+            try:
+                seconds = parse_duration(str(timeout)).total_seconds()
+                limits.append(seconds - (self.now - started).total_seconds())
+            except DurationError:
+                pass
+        if self.deadline is not None:
+            limits.append((self.deadline - self.now).total_seconds())
+        if not limits:
+            return None
+        return max(1, math.ceil(min(limits)))
+
+    def complete_pod(self, node: NodeStatus, template: Mapping[str, Any], obs: JobObservation) -> NodeStatus:
+        report = obs.report or {}
+        outputs: dict[str, Any] = {}
+        missing: list[str] = []
+        reported = report.get("parameters") or {}
+        params_out = []
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            name = str(param.get("name"))
+            value_from = param.get("valueFrom") or {}
+            if name in reported:
+                value = _str(reported[name])
+            elif value_from.get("default") is not None:
+                value = _str(value_from["default"])
+            elif "value" in param:
+                value = _str(param["value"])
+            else:
+                missing.append(name)
+                continue
+            record = {"name": name, "value": value}
+            if param.get("globalName"):
+                record["globalName"] = str(param["globalName"])
+            params_out.append(record)
+        if params_out:
+            outputs["parameters"] = params_out
+        declared = {a.get("name"): a for a in (template.get("outputs") or {}).get("artifacts") or []}
+        arts_out = []
+        for artifact in report.get("artifacts") or []:
+            art: dict[str, Any] = {"name": artifact.get("name"), "path": artifact.get("path", "")}
+            art.update(artifact.get("location") or {})
+            if artifact.get("archive") == "none":
+                art["archive"] = {"none": {}}
+            spec = declared.get(artifact.get("name"))
+            if spec is not None and spec.get("globalName"):
+                art["globalName"] = spec["globalName"]
+            arts_out.append({k: v for k, v in art.items() if v not in (None, "")})
+        if arts_out:
+            outputs["artifacts"] = arts_out
+        if "result" in report:
+            outputs["result"] = report["result"]
+        if obs.exit_code is not None:
+            outputs["exitCode"] = str(obs.exit_code)
+        if outputs:
+            node["outputs"] = outputs  # type: ignore[typeddict-item]
+        if obs.finished_at is not None:
+            node["finishedAt"] = format_time(obs.finished_at)
+        if obs.started_at is not None and node.get("phase") == "Pending":
+            pass
+        if report.get("error"):
+            return self.mark(node, "Error", str(report["error"]))
+        if obs.phase == "Failed":
+            message = obs.message or (
+                f"Error (exit code {obs.exit_code})" if obs.exit_code is not None else "Job failed"
+            )
+            return self.mark(node, "Failed", message)
+        if missing:
+            names = ", ".join(missing)
+            return self.mark(node, "Error", f"output parameter(s) {names} not reported and without default")
+        self.publish_globals(params_out)
+        return self.mark(node, "Succeeded", obs.message or None)
+
+    # --- retries -----------------------------------------------------------------------------------------------
+
+    def execute_retry(
+        self,
+        node_name: str,
+        resolved: _Resolved,
+        params: dict[str, str],
+        artifacts: list[InputArtifact],
+        strategy: Mapping[str, Any],
+        opts: Opts,
+        holder: Mapping[str, Any],
+        flag: Mapping[str, bool] | None,
+    ) -> NodeStatus | None:
+        template_name = str(resolved.template.get("name") or holder.get("template") or "")
+        retry = self.get(node_name)
+        if retry is None:
+            if self.blocked_message(opts) or self.spec.get("suspend"):
+                # Nothing started yet: let the attempt decide (it fails, or waits) under a Retry node.
+                pass
+            retry = self.init_node(
+                node_name,
+                "Retry",
+                "Running",
+                opts,
+                template_name=template_name,
+                template_ref=holder.get("templateRef"),
+                scope=resolved.scope,
+                flag=flag,
+            )
+        children = [self.nodes[c] for c in retry.get("children") or [] if c in self.nodes]
+        attempts = [c for c in children if (c.get("nodeFlag") or {}).get("retried")]
+        last = attempts[-1] if attempts else None
+        if last is not None and not is_fulfilled(last.get("phase")):
+            self.run_attempt(retry, len(attempts) - 1, resolved, params, artifacts, opts, holder)
+            last = self.get(last["name"])
+            if last is None or not is_fulfilled(last.get("phase")):
+                return retry
+        if last is not None and is_fulfilled(last.get("phase")):
+            if not is_failed(last.get("phase")):
+                if last.get("outputs"):
+                    retry["outputs"] = last["outputs"]
+                return self.mark(retry, str(last.get("phase")), "")
+            decision = self.retry_decision(retry, attempts, last, strategy)
+            if decision is not None:
+                phase, message = decision
+                if phase in ("Running",):
+                    retry["message"] = message
+                    return retry
+                if last.get("outputs"):
+                    retry["outputs"] = last["outputs"]
+                return self.mark(retry, phase, message)
+        self.run_attempt(retry, len(attempts), resolved, params, artifacts, opts, holder)
+        return retry
+
+    def run_attempt(
+        self,
+        retry: NodeStatus,
+        attempt: int,
+        resolved: _Resolved,
+        params: dict[str, str],
+        artifacts: list[InputArtifact],
+        opts: Opts,
+        holder: Mapping[str, Any],
+    ) -> NodeStatus | None:
+        child_name = f"{retry['name']}({attempt})"
+        child_opts = Opts(opts.boundary_id, opts.boundary_name, opts.on_exit, parent_id=retry["id"])
+        retry.pop("message", None)
+        return self.execute_kind(
+            child_name, resolved, params, artifacts, child_opts, holder, flag={"retried": True}, retries=attempt
+        )
+
+    def retry_decision(
+        self,
+        retry: NodeStatus,
+        attempts: list[NodeStatus],
+        last: NodeStatus,
+        strategy: Mapping[str, Any],
+    ) -> tuple[str, str] | None:
+        """None: start the next attempt now. Else (phase, message): Running = wait (backoff), or the final phase."""
+        last_phase = str(last.get("phase"))
+        last_message = str(last.get("message") or "")
+        if self.shutdown:
+            return last_phase, f"Stopped with strategy '{self.shutdown}'"
+        if self.deadline is not None and self.now >= self.deadline:
+            return last_phase, f"retry exceeded workflow deadline {format_time(self.deadline)}"
+        backoff = strategy.get("backoff") or {}
+        if backoff:
+            max_deadline: datetime | None = None
+            if backoff.get("maxDuration"):
+                first_start = parse_time(attempts[0].get("startedAt")) or self.now
+                max_deadline = first_start + parse_duration(str(backoff["maxDuration"]))
+                if self.now > max_deadline:
+                    return last_phase, "Max duration limit exceeded"
+            if not backoff.get("duration"):
+                return "Error", "no base duration specified for retryStrategy"
+            wait = parse_duration(str(backoff["duration"]))
+            factor = backoff.get("factor")
+            if factor is not None:
+                factor_value = float(_int(factor, "retryStrategy.backoff.factor"))
+                if factor_value > 0:
+                    wait = wait * (factor_value ** (len(attempts) - 1))
+            if backoff.get("cap"):
+                wait = min(wait, parse_duration(str(backoff["cap"])))
+            finished = parse_time(last.get("finishedAt")) or self.now
+            resume_at = finished + wait
+            if max_deadline is not None and resume_at > max_deadline:
+                return last_phase, "Backoff would exceed max duration limit"
+            limit = strategy.get("limit")
+            within_limit = limit is None or len(attempts) <= _int(limit, "retryStrategy.limit")
+            if self.now < resume_at and within_limit:
+                self.timer(resume_at)
+                return "Running", f"Backoff for {humanize(wait)}"
+        policy = str(strategy.get("retryPolicy") or "OnFailure")
+        if policy == "Always":
+            on_failed = on_error = True
+        elif policy == "OnError":
+            on_failed, on_error = False, True
+        elif policy == "OnFailure":
+            on_failed, on_error = True, False
+        elif policy == "OnTransientError":
+            on_failed = on_error = _is_transient(last_message)
+        else:
+            return "Error", f"{policy} is not a valid RetryPolicy"
+        if (last_phase == "Failed" and not on_failed) or (last_phase == "Error" and not on_error):
+            return last_phase, last_message
+        limit = strategy.get("limit")
+        if limit is not None and len(attempts) > _int(limit, "retryStrategy.limit"):
+            return last_phase, "No more retries left"
+        expression = strategy.get("expression")
+        if expression:
+            outputs = last.get("outputs") or {}
+            started = parse_time(last.get("startedAt")) or self.now
+            finished = parse_time(last.get("finishedAt")) or self.now
+            env = {
+                "lastRetry.exitCode": str(outputs.get("exitCode", "0")),
+                "lastRetry.status": last_phase,
+                "lastRetry.duration": str((finished - started).total_seconds()),
+                "lastRetry.message": last_message,
+            }
+            if not _evaluate_expression(str(expression), env):
+                return last_phase, "retryStrategy.expression evaluated to false"
+        return None
+
+    # --- suspend -----------------------------------------------------------------------------------------------
+
+    def execute_suspend(
+        self, node_name: str, template: Mapping[str, Any], opts: Opts, common: Mapping[str, Any]
+    ) -> NodeStatus:
+        node = self.get(node_name)
+        if node is None:
+            node = self.init_node(node_name, "Suspend", "Running", opts, **common)
+        if is_fulfilled(node.get("phase")):
+            return node
+        blocked = self.blocked_message(opts)
+        if blocked:
+            return self.mark(node, "Failed", blocked)
+        duration = (template.get("suspend") or {}).get("duration")
+        if duration:
+            try:
+                seconds = parse_duration(str(duration))
+            except DurationError as exc:
+                return self.mark(node, "Error", str(exc))
+            started = parse_time(node.get("startedAt")) or self.now
+            if self.now >= started + seconds:
+                params = _suspend_outputs(template)
+                if params:
+                    node["outputs"] = cast(NodeOutputs, {"parameters": params})
+                return self.mark(node, "Succeeded", "")
+            self.timer(started + seconds)
+        return node
+
+    # --- steps -------------------------------------------------------------------------------------------------
+
+    def execute_steps(
+        self,
+        node_name: str,
+        template: Mapping[str, Any],
+        tscope: TemplateScope,
+        local: Mapping[str, str],
+        inputs: list[InputArtifact],
+        opts: Opts,
+        common: Mapping[str, Any],
+    ) -> NodeStatus:
+        node = self.get(node_name)
+        if node is None:
+            node = self.init_node(node_name, "Steps", "Running", opts, **common)
+        scope: dict[str, str] = dict(local)
+        arts: dict[str, Mapping[str, Any]] = self.input_artifact_scope(inputs)
+        groups = template.get("steps") or []
+        inner = Opts(node["id"], node_name, opts.on_exit)
+        previous: NodeStatus | None = None
+        limit = template.get("parallelism")
+        for index, group in enumerate(groups):
+            steps = group if isinstance(group, list) else (group or {}).get("steps") or []
+            group_name = f"{node_name}[{index}]"
+            group_node = self.get(group_name)
+            if group_node is None:
+                group_node = self.init_node(
+                    group_name,
+                    "StepGroup",
+                    "Running",
+                    Opts(node["id"], node_name, opts.on_exit, parent_id=""),
+                    template_name=common["template_name"],
+                    scope=tscope,
+                )
+                if previous is None:
+                    self.add_child(node["id"], group_node["id"])
+                else:
+                    for outbound in self.outbound_of(previous) or [previous["id"]]:
+                        self.add_child(outbound, group_node["id"])
+            self.execute_step_group(group_node, steps, tscope, scope, arts, inner, limit)
+            if not is_fulfilled(group_node.get("phase")):
+                return node
+            if is_failed(group_node.get("phase")):
+                node["outboundNodes"] = self.outbound_of(group_node)
+                return self.mark(node, "Failed", str(group_node.get("message") or ""))
+            self.add_group_outputs(group_name, steps, scope, arts)
+            previous = group_node
+        if previous is not None:
+            last_outbound = self.outbound_of(previous)
+            if last_outbound:
+                node["outboundNodes"] = last_outbound
+        return self.finish_container(node, template, scope, arts)
+
+    def execute_step_group(
+        self,
+        group: NodeStatus,
+        steps: list[Mapping[str, Any]],
+        tscope: TemplateScope,
+        scope: dict[str, str],
+        arts: dict[str, Mapping[str, Any]],
+        inner: Opts,
+        limit: Any,
+    ) -> None:
+        group_name = group["name"]
+        child_opts = Opts(inner.boundary_id, inner.boundary_name, inner.on_exit, parent_id=group["id"])
+        running = 0
+        max_running = _int(limit, "parallelism") if limit is not None else None
+        if max_running is not None:
+            for cid in group.get("children") or []:
+                child = self.nodes.get(cid)
+                if child is not None and not is_fulfilled(child.get("phase")):
+                    running += 1
+        for step in steps:
+            base = f"{group_name}.{step.get('name')}"
+            try:
+                items = self.loop_items(step, scope)
+            except PlanError as exc:
+                if self.get(base) is None:
+                    self.init_node(
+                        base,
+                        "Skipped",
+                        "Error",
+                        child_opts,
+                        template_name=str(step.get("template", "")),
+                        message=str(exc),
+                    )
+                self.mark(group, "Error", str(exc))
+                return
+            if items is None:
+                targets = [(base, None, -1)]
+            else:
+                targets = [(f"{base}({i}:{item_label(item)})", item, i) for i, item in enumerate(items)]
+            for child_name, item, _index in targets:
+                existing = self.get(child_name)
+                if existing is None and max_running is not None and running >= max_running:
+                    continue
+                created = existing is None
+                self.run_step(child_name, step, item, tscope, scope, arts, child_opts)
+                child = self.get(child_name)
+                if created and child is not None and not is_fulfilled(child.get("phase")):
+                    running += 1
+        completed = True
+        for cid in group.get("children") or []:
+            child = self.nodes.get(cid)
+            if child is None:
+                continue
+            if not is_fulfilled(child.get("phase")) or not self.hooks_done(child):
+                completed = False
+        expected = sum(1 for _ in self.step_children_names(group_name, steps, scope))
+        if expected > len(group.get("children") or []):
+            completed = False
+        if not completed:
+            return
+        steps_by_name = {s.get("name"): s for s in steps}
+        for cid in group.get("children") or []:
+            child = self.nodes[cid]
+            step = steps_by_name.get(_step_of(child["name"], group_name), {})
+            if is_failed(child.get("phase")) and not _continues_on(step, str(child.get("phase"))):
+                self.mark(group, "Failed", f"child '{cid}' failed")
+                return
+        self.mark(group, "Succeeded", "")
+
+    def step_children_names(
+        self, group_name: str, steps: list[Mapping[str, Any]], scope: Mapping[str, str]
+    ) -> Iterable[str]:
+        for step in steps:
+            base = f"{group_name}.{step.get('name')}"
+            try:
+                items = self.loop_items(step, scope)
+            except PlanError:
+                yield base
+                continue
+            if items is None:
+                yield base
+            else:
+                for i, item in enumerate(items):
+                    yield f"{base}({i}:{item_label(item)})"
+
+    def run_step(
+        self,
+        child_name: str,
+        step: Mapping[str, Any],
+        item: Any,
+        tscope: TemplateScope,
+        scope: Mapping[str, str],
+        arts: Mapping[str, Mapping[str, Any]],
+        opts: Opts,
+    ) -> NodeStatus | None:
+        existing = self.get(child_name)
+        if existing is not None and is_fulfilled(existing.get("phase")) and self.hooks_done(existing):
+            return existing
+        local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
+        resolved_step = expr.substitute({k: v for k, v in step.items() if k not in ("withItems", "withParam")}, local)
+        if existing is None:
+            when = resolved_step.get("when")
+            if when:
+                try:
+                    proceed = expr.evaluate_when(str(when))
+                except expr.WhenError as exc:
+                    return self.init_node(
+                        child_name,
+                        "Skipped",
+                        "Error",
+                        opts,
+                        template_name=str(step.get("template") or ""),
+                        message=str(exc),
+                    )
+                if not proceed:
+                    return self.init_node(
+                        child_name,
+                        "Skipped",
+                        "Skipped",
+                        opts,
+                        template_name=str(step.get("template") or ""),
+                        message=f"when '{when}' evaluated false",
+                    )
+        node = self.execute(
+            child_name, resolved_step, resolved_step.get("arguments") or {}, tscope, opts, artifacts=arts
+        )
+        if node is not None and is_fulfilled(node.get("phase")):
+            self.run_exit_hook(node, resolved_step, tscope, opts, local)
+        return node
+
+    def add_group_outputs(
+        self,
+        group_name: str,
+        steps: list[Mapping[str, Any]],
+        scope: dict[str, str],
+        arts: dict[str, Mapping[str, Any]],
+    ) -> None:
+        for step in steps:
+            name = str(step.get("name"))
+            base = f"{group_name}.{name}"
+            node = self.get(base)
+            if node is not None:
+                self.add_node_outputs("steps", name, node, scope, arts)
+                continue
+            group = self.get(group_name)
+            children = [self.nodes[c] for c in (group or {}).get("children") or [] if c in self.nodes]
+            members = [c for c in children if c["name"].startswith(base + "(")]
+            self.add_aggregate_outputs("steps", name, members, scope)
+
+    # --- dag ---------------------------------------------------------------------------------------------------
+
+    def execute_dag(
+        self,
+        node_name: str,
+        template: Mapping[str, Any],
+        tscope: TemplateScope,
+        local: Mapping[str, str],
+        inputs: list[InputArtifact],
+        opts: Opts,
+        common: Mapping[str, Any],
+    ) -> NodeStatus:
+        node = self.get(node_name)
+        if node is None:
+            node = self.init_node(node_name, "DAG", "Running", opts, **common)
+        dag = template.get("dag") or {}
+        tasks: list[Mapping[str, Any]] = list(dag.get("tasks") or [])
+        by_name = {str(t.get("name")): t for t in tasks}
+        try:
+            deps = {name: depends_of(task) for name, task in by_name.items()}
+            order = _topological(by_name, {n: (d.tasks if d else ()) for n, d in deps.items()})
+        except (DependsError, PlanError) as exc:
+            return self.mark(node, "Error", str(exc))
+        target_text = str(dag.get("target") or "").strip()
+        if target_text:
+            targets = [t for t in target_text.split() if t]
+            unknown = [t for t in targets if t not in by_name]
+            if unknown:
+                return self.mark(node, "Error", f"target task '{unknown[0]}' does not exist in the DAG")
+        else:
+            depended = {dep for d in deps.values() if d for dep in d.tasks}
+            targets = [name for name in by_name if name not in depended]
+        needed = _ancestors(targets, {n: (d.tasks if d else ()) for n, d in deps.items()})
+        fail_fast = dag.get("failFast") is None or bool(dag.get("failFast"))
+        inner = Opts(node["id"], node_name, opts.on_exit)
+        scope: dict[str, str] = dict(local)
+        arts: dict[str, Mapping[str, Any]] = self.input_artifact_scope(inputs)
+        limit = template.get("parallelism")
+        max_running = _int(limit, "parallelism") if limit is not None else None
+        task_nodes: dict[str, NodeStatus] = {}
+        running = 0
+        for name in order:
+            existing = self.get(f"{node_name}.{name}")
+            if existing is not None:
+                task_nodes[name] = existing
+                if not is_fulfilled(existing.get("phase")):
+                    running += 1
+        failed_seen = any(
+            is_failed(n.get("phase")) and not _continues_on(by_name[t], str(n.get("phase")))
+            for t, n in task_nodes.items()
+        )
+        for name in order:
+            if name not in needed:
+                continue
+            task = by_name[name]
+            task_name = f"{node_name}.{name}"
+            existing = task_nodes.get(name)
+            if existing is None or not is_fulfilled(existing.get("phase")) or not self.hooks_done(existing):
+                dependency = deps[name]
+                ready = True
+                outcomes: dict[str, TaskOutcome] = {}
+                if dependency is not None:
+                    for dep in dependency.tasks:
+                        dep_node = task_nodes.get(dep)
+                        if dep_node is None or not is_fulfilled(dep_node.get("phase")) or not self.hooks_done(dep_node):
+                            ready = False
+                            break
+                        outcomes[dep] = self.outcome(dep_node, by_name[dep])
+                if existing is None:
+                    if not ready:
+                        continue
+                    if fail_fast and failed_seen:
+                        continue
+                    if max_running is not None and running >= max_running:
+                        continue
+                    parents = self.task_parents(dependency.tasks if dependency else (), task_nodes, node)
+                    if dependency is not None and not dependency.evaluate(outcomes):
+                        created = self.init_node(
+                            task_name,
+                            "Skipped",
+                            "Omitted",
+                            inner,
+                            template_name=str(task.get("template") or ""),
+                            message="omitted: depends condition not met",
+                        )
+                        for parent in parents:
+                            self.add_child(parent, created["id"])
+                        task_nodes[name] = created
+                        self.add_node_outputs("tasks", name, created, scope, arts)
+                        continue
+                    result = self.start_task(task_name, name, task, tscope, scope, arts, inner, parents)
+                    if result is not None:
+                        task_nodes[name] = result
+                        if not is_fulfilled(result.get("phase")):
+                            running += 1
+                        elif is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
+                            failed_seen = True
+                else:
+                    result = self.continue_task(task_name, name, task, tscope, scope, arts, inner)
+                    if result is not None:
+                        task_nodes[name] = result
+                        if is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
+                            failed_seen = True
+            current = task_nodes.get(name)
+            if current is not None:
+                self.add_node_outputs("tasks", name, current, scope, arts)
+        phase = self.assess_dag(targets, needed, order, by_name, deps, task_nodes, fail_fast, failed_seen)
+        if phase == "Running":
+            return node
+        outbound: list[str] = []
+        for target in targets:
+            target_node = task_nodes.get(target)
+            if target_node is not None:
+                outbound.extend(self.outbound_of(target_node) or [target_node["id"]])
+        if outbound:
+            node["outboundNodes"] = outbound
+        if phase != "Succeeded":
+            return self.mark(node, phase)
+        return self.finish_container(node, template, scope, arts)
+
+    def task_parents(
+        self, dep_names: Iterable[str], task_nodes: Mapping[str, NodeStatus], dag_node: NodeStatus
+    ) -> list[str]:
+        parents: list[str] = []
+        for dep in dep_names:
+            dep_node = task_nodes.get(dep)
+            if dep_node is not None:
+                parents.extend(self.outbound_of(dep_node) or [dep_node["id"]])
+        return parents or [dag_node["id"]]
+
+    def start_task(
+        self,
+        task_name: str,
+        name: str,
+        task: Mapping[str, Any],
+        tscope: TemplateScope,
+        scope: Mapping[str, str],
+        arts: Mapping[str, Mapping[str, Any]],
+        inner: Opts,
+        parents: list[str],
+    ) -> NodeStatus | None:
+        try:
+            items = self.loop_items(task, _chain(scope, self.globals))
+        except PlanError as exc:
+            created = self.init_node(
+                task_name, "Skipped", "Error", inner, template_name=str(task.get("template") or ""), message=str(exc)
+            )
+            for parent in parents:
+                self.add_child(parent, created["id"])
+            return created
+        if items is not None:
+            if not items:
+                created = self.init_node(
+                    task_name,
+                    "Skipped",
+                    "Skipped",
+                    inner,
+                    template_name=str(task.get("template") or ""),
+                    message="Skipped, empty params",
+                )
+                for parent in parents:
+                    self.add_child(parent, created["id"])
+                return created
+            group = self.init_node(
+                task_name, "TaskGroup", "Running", inner, template_name=str(task.get("template") or "")
+            )
+            for parent in parents:
+                self.add_child(parent, group["id"])
+            return self.continue_task(task_name, name, task, tscope, scope, arts, inner)
+        first_parents = parents
+        return self.run_task(task_name, task, None, tscope, scope, arts, inner, first_parents)
+
+    def continue_task(
+        self,
+        task_name: str,
+        name: str,
+        task: Mapping[str, Any],
+        tscope: TemplateScope,
+        scope: Mapping[str, str],
+        arts: Mapping[str, Mapping[str, Any]],
+        inner: Opts,
+    ) -> NodeStatus | None:
+        node = self.get(task_name)
+        if node is None:
+            return None
+        if node.get("type") != "TaskGroup":
+            return self.run_task(task_name, task, None, tscope, scope, arts, inner, [])
+        try:
+            items = self.loop_items(task, _chain(scope, self.globals)) or []
+        except PlanError as exc:
+            return self.mark(node, "Error", str(exc))
+        group_opts = Opts(inner.boundary_id, inner.boundary_name, inner.on_exit)
+        limit = task.get("parallelism")
+        del limit
+        for index, item in enumerate(items):
+            child_name = f"{task_name}({index}:{item_label(item)})"
+            self.run_task(child_name, task, item, tscope, scope, arts, group_opts, [node["id"]])
+        phase = "Succeeded"
+        for index, item in enumerate(items):
+            child = self.get(f"{task_name}({index}:{item_label(item)})")
+            if child is None or not is_fulfilled(child.get("phase")) or not self.hooks_done(child):
+                return node
+            if is_failed(child.get("phase")):
+                phase = str(child.get("phase"))
+        return self.mark(node, phase)
+
+    def run_task(
+        self,
+        child_name: str,
+        task: Mapping[str, Any],
+        item: Any,
+        tscope: TemplateScope,
+        scope: Mapping[str, str],
+        arts: Mapping[str, Mapping[str, Any]],
+        opts: Opts,
+        parents: list[str],
+    ) -> NodeStatus | None:
+        existing = self.get(child_name)
+        if existing is not None and is_fulfilled(existing.get("phase")) and self.hooks_done(existing):
+            return existing
+        local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
+        skip = ("withItems", "withParam", "withSequence", "depends", "dependencies")
+        resolved_task = expr.substitute({k: v for k, v in task.items() if k not in skip}, local)
+        node_opts = opts
+        if existing is None:
+            when = resolved_task.get("when")
+            link = Opts(opts.boundary_id, opts.boundary_name, opts.on_exit, parent_id="")
+            if when:
+                try:
+                    proceed = expr.evaluate_when(str(when))
+                except expr.WhenError as exc:
+                    return self.link(
+                        self.init_node(
+                            child_name,
+                            "Skipped",
+                            "Error",
+                            link,
+                            template_name=str(task.get("template") or ""),
+                            message=str(exc),
+                        ),
+                        parents,
+                    )
+                if not proceed:
+                    return self.link(
+                        self.init_node(
+                            child_name,
+                            "Skipped",
+                            "Skipped",
+                            link,
+                            template_name=str(task.get("template") or ""),
+                            message=f"when '{when}' evaluated false",
+                        ),
+                        parents,
+                    )
+            node_opts = link
+        node = self.execute(
+            child_name, resolved_task, resolved_task.get("arguments") or {}, tscope, node_opts, artifacts=arts
+        )
+        if existing is None and node is not None:
+            self.link(node, parents)
+        if node is not None and is_fulfilled(node.get("phase")):
+            self.run_exit_hook(node, resolved_task, tscope, opts, local)
+        return node
+
+    def link(self, node: NodeStatus, parents: list[str]) -> NodeStatus:
+        for parent in parents:
+            self.add_child(parent, node["id"])
+        return node
+
+    def outcome(self, node: NodeStatus, task: Mapping[str, Any]) -> TaskOutcome:
+        continue_on = task.get("continueOn") or {}
+        any_succeeded = all_failed = False
+        if node.get("type") == "TaskGroup":
+            phases = [self.nodes[c].get("phase") for c in node.get("children") or [] if c in self.nodes]
+            any_succeeded = any(p == "Succeeded" for p in phases)
+            all_failed = bool(phases) and all(p == "Failed" for p in phases)
+        return TaskOutcome(
+            phase=str(node.get("phase")),
+            continue_on_failed=bool(continue_on.get("failed")),
+            continue_on_error=bool(continue_on.get("error")),
+            any_succeeded=any_succeeded,
+            all_failed=all_failed,
+        )
+
+    def assess_dag(
+        self,
+        targets: list[str],
+        needed: set[str],
+        order: list[str],
+        by_name: Mapping[str, Mapping[str, Any]],
+        deps: Mapping[str, Any],
+        task_nodes: Mapping[str, NodeStatus],
+        fail_fast: bool,
+        failed_seen: bool,
+    ) -> str:
+        """Argo's assessDAGPhase: Running while any task runs or can still start; else the target branches' phase."""
+        for name in order:
+            node = task_nodes.get(name)
+            if node is not None and (not is_fulfilled(node.get("phase")) or not self.hooks_done(node)):
+                return "Running"
+        branch: dict[str, str] = {}
+        for name in order:
+            if name not in needed:
+                continue
+            node = task_nodes.get(name)
+            dep = deps.get(name)
+            inherited = "Succeeded"
+            for parent in dep.tasks if dep else ():
+                parent_phase = branch.get(parent, "")
+                if is_failed(parent_phase):
+                    inherited = parent_phase
+                    break
+                if parent_phase == "":
+                    inherited = ""
+            if node is None:
+                branch[name] = inherited if is_failed(inherited) else ""
+            elif node.get("phase") in ("Succeeded", "Failed", "Error"):
+                branch[name] = str(node.get("phase"))
+            else:
+                branch[name] = inherited or "Succeeded"
+        result = "Succeeded"
+        for target in targets:
+            phase = branch.get(target, "")
+            if phase == "":
+                if not (fail_fast and failed_seen):
+                    return "Running"
+                continue
+            if is_failed(phase) and not _continues_on(by_name[target], phase):
+                result = phase
+                if fail_fast:
+                    break
+        if result == "Succeeded" and fail_fast and failed_seen:
+            for name, node in task_nodes.items():
+                phase = str(node.get("phase"))
+                if is_failed(phase) and not _continues_on(by_name[name], phase):
+                    return phase
+        return result
+
+    # --- shared helpers for steps and dags -----------------------------------------------------------------------
+
+    def outbound_of(self, node: NodeStatus) -> list[str]:
+        """Argo's getOutboundNodes: the leaf nodes a successor should hang under."""
+        kind = node.get("type")
+        if kind in ("Pod", "Skipped", "Suspend"):
+            return [node["id"]]
+        if kind in ("Steps", "DAG"):
+            return list(node.get("outboundNodes") or [node["id"]])
+        if kind == "Retry":
+            children = node.get("children") or []
+            return [children[-1]] if children else [node["id"]]
+        if kind in ("TaskGroup", "StepGroup"):
+            out: list[str] = []
+            for child_id in node.get("children") or []:
+                child = self.nodes.get(child_id)
+                if child is not None:
+                    out.extend(self.outbound_of(child))
+            return out or [node["id"]]
+        return [node["id"]]
+
+    def hooks_done(self, node: NodeStatus) -> bool:
+        on_exit = self.get(f"{node['name']}.onExit")
+        return on_exit is None or is_fulfilled(on_exit.get("phase"))
+
+    def run_exit_hook(
+        self, node: NodeStatus, holder: Mapping[str, Any], tscope: TemplateScope, opts: Opts, local: Scope
+    ) -> None:
+        hooks = holder.get("hooks") or {}
+        exit_hook = hooks.get("exit") if isinstance(hooks, Mapping) else None
+        on_exit = holder.get("onExit")
+        if not exit_hook and not on_exit:
+            return
+        if node.get("phase") == "Omitted":
+            return
+        hook_holder: Mapping[str, Any] = exit_hook if isinstance(exit_hook, Mapping) else {"template": on_exit}
+        hook_holder = expr.substitute(dict(hook_holder), local)
+        self.execute(
+            f"{node['name']}.onExit",
+            hook_holder,
+            hook_holder.get("arguments") or {},
+            tscope,
+            Opts(opts.boundary_id, opts.boundary_name, True, parent_id=node["id"]),
+            flag={"hooked": True},
+        )
+
+    def input_artifact_scope(self, inputs: list[InputArtifact]) -> dict[str, Mapping[str, Any]]:
+        """`{{inputs.artifacts.X}}` inside a steps/dag template: the location the caller passed in."""
+        return {
+            f"inputs.artifacts.{a['name']}": {"name": a["name"], "path": a.get("path", ""), **a.get("location", {})}
+            for a in inputs
+        }
+
+    def add_node_outputs(
+        self,
+        prefix: str,
+        name: str,
+        node: NodeStatus,
+        scope: dict[str, str],
+        arts: dict[str, Mapping[str, Any]],
+    ) -> None:
+        key = f"{prefix}.{name}"
+        scope[f"{key}.status"] = str(node.get("phase"))
+        scope[f"{key}.id"] = node["id"]
+        if node.get("startedAt"):
+            scope[f"{key}.startedAt"] = str(node["startedAt"])
+        if node.get("finishedAt"):
+            scope[f"{key}.finishedAt"] = str(node["finishedAt"])
+        if node.get("type") == "TaskGroup":
+            members = [self.nodes[c] for c in node.get("children") or [] if c in self.nodes]
+            self.add_aggregate_outputs(prefix, name, members, scope)
+            return
+        outputs = node.get("outputs") or {}
+        if "result" in outputs:
+            scope[f"{key}.outputs.result"] = str(outputs["result"])
+        if "exitCode" in outputs:
+            scope[f"{key}.exitCode"] = str(outputs["exitCode"])
+            scope[f"{key}.outputs.exitCode"] = str(outputs["exitCode"])
+        for param in outputs.get("parameters") or []:
+            scope[f"{key}.outputs.parameters.{param.get('name')}"] = _str(param.get("value", ""))
+        if outputs.get("parameters"):
+            scope[f"{key}.outputs.parameters"] = json.dumps(
+                {p.get("name"): _str(p.get("value", "")) for p in outputs["parameters"]}, separators=(",", ":")
+            )
+        for artifact in outputs.get("artifacts") or []:
+            arts[f"{key}.outputs.artifacts.{artifact.get('name')}"] = artifact
+        if node.get("phase") in ("Skipped", "Omitted"):
+            self.add_skipped_defaults(key, node, scope)
+
+    def add_skipped_defaults(self, key: str, node: NodeStatus, scope: dict[str, str]) -> None:
+        """Argo v4: a skipped/omitted producer's declared outputs fall back to their defaults."""
+        template_name = node.get("templateName")
+        template = self.local_scope.templates.get(str(template_name)) if template_name else None
+        if template is None:
+            return
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            default = (param.get("valueFrom") or {}).get("default")
+            name = f"{key}.outputs.parameters.{param.get('name')}"
+            if default is not None and name not in scope:
+                scope[name] = _str(default)
+
+    def add_aggregate_outputs(self, prefix: str, name: str, members: list[NodeStatus], scope: dict[str, str]) -> None:
+        """Loop outputs as Argo aggregates them: JSON lists, in item order, from Succeeded children only."""
+        key = f"{prefix}.{name}"
+        ordered = sorted(
+            (m for m in members if not (m.get("nodeFlag") or {}).get("hooked")), key=lambda m: _loop_index(m["name"])
+        )
+        param_list: list[dict[str, str]] = []
+        by_param: dict[str, list[str]] = {}
+        results: list[Any] = []
+        for member in ordered:
+            outputs = member.get("outputs")
+            if not outputs or member.get("phase") != "Succeeded":
+                continue
+            if outputs.get("parameters"):
+                entry = {}
+                for param in outputs["parameters"]:
+                    value = _str(param.get("value", ""))
+                    entry[str(param.get("name"))] = value
+                    by_param.setdefault(str(param.get("name")), []).append(value)
+                param_list.append(entry)
+            if "result" in outputs:
+                try:
+                    results.append(json.loads(str(outputs["result"])))
+                except ValueError:
+                    results.append(str(outputs["result"]))
+        scope[f"{key}.outputs.result"] = json.dumps(results, separators=(",", ":"))
+        scope[f"{key}.outputs.parameters"] = json.dumps(param_list, separators=(",", ":"))
+        for param_name, values in by_param.items():
+            scope[f"{key}.outputs.parameters.{param_name}"] = _json_value_list(values)
+
+    def finish_container(
+        self,
+        node: NodeStatus,
+        template: Mapping[str, Any],
+        scope: Mapping[str, str],
+        arts: Mapping[str, Mapping[str, Any]],
+    ) -> NodeStatus:
+        """Outputs of a steps/dag template from its children (valueFrom.parameter / expression, artifact from)."""
+        outputs: dict[str, Any] = {}
+        params = []
+        local = _chain(dict(scope), self.globals)
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            value_from = param.get("valueFrom") or {}
+            reference = value_from.get("parameter") or value_from.get("expression")
+            value: str | None = None
+            if value_from.get("parameter"):
+                substituted = expr.substitute(str(reference), local)
+                if "{{" not in str(substituted):
+                    value = str(substituted)
+            elif value_from.get("expression"):
+                substituted = expr.substitute("{{=" + str(reference) + "}}", local)
+                if "{{" not in str(substituted):
+                    value = str(substituted)
+            elif "value" in param:
+                value = _str(expr.substitute(param["value"], local))
+            if value is None and value_from.get("default") is not None:
+                value = _str(value_from["default"])
+            if value is None:
+                return self.mark(
+                    node,
+                    "Error",
+                    f"Unable to resolve outputs.parameters.{param.get('name')}: {reference} did not produce a value",
+                )
+            record = {"name": str(param.get("name")), "value": value}
+            if param.get("globalName"):
+                record["globalName"] = str(param["globalName"])
+            params.append(record)
+        self.publish_globals(params)
+        if params:
+            outputs["parameters"] = params
+        artifacts = []
+        for artifact in (template.get("outputs") or {}).get("artifacts") or []:
+            ref = artifact.get("from")
+            match = _ARTIFACT_REF.match(str(ref or ""))
+            produced = arts.get(match.group(1)) if match else None
+            if produced is None:
+                if artifact.get("optional"):
+                    continue
+                return self.mark(node, "Error", f"Unable to resolve outputs.artifacts.{artifact.get('name')}: {ref}")
+            record = {**produced, "name": artifact.get("name")}
+            if artifact.get("globalName"):
+                record["globalName"] = artifact["globalName"]
+            artifacts.append(record)
+        if artifacts:
+            outputs["artifacts"] = artifacts
+        if outputs:
+            node["outputs"] = outputs  # type: ignore[typeddict-item]
+        return self.mark(node, "Succeeded", "")
+
+    # --- loops -------------------------------------------------------------------------------------------------
+
+    def loop_items(self, holder: Mapping[str, Any], scope: Mapping[str, str]) -> list[Any] | None:
+        if "withItems" in holder:
+            items = holder.get("withItems")
+            if not isinstance(items, list):
+                raise PlanError("withItems must be a list")
+            return [expr.substitute(item, _chain(scope, self.globals)) for item in items]
+        if "withParam" in holder:
+            text = expr.substitute(str(holder.get("withParam")), _chain(scope, self.globals))
+            try:
+                value = json.loads(str(text))
+            except ValueError as exc:
+                raise PlanError(
+                    f"withParam value could not be parsed as a JSON list: {str(text).strip()}: {exc}"
+                ) from exc
+            if not isinstance(value, list):
+                raise PlanError(f"withParam value could not be parsed as a JSON list: {str(text).strip()}")
+            return value
+        if "withSequence" in holder:
+            sequence = expr.substitute(dict(holder.get("withSequence") or {}), _chain(scope, self.globals))
+            return _sequence(sequence)
+        return None
+
+
+# --- module helpers ----------------------------------------------------------------------------------------------
+
+
+def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
+    """Layered lookup without copying (first map wins): scopes are shared, never copied per task."""
+    return ChainMap(*(cast(MutableMapping[str, str], m) for m in maps))
+
+
+def _templates_by_name(templates: Any) -> dict[str, Mapping[str, Any]]:
+    out: dict[str, Mapping[str, Any]] = {}
+    for template in templates or []:
+        if isinstance(template, Mapping) and template.get("name"):
+            out[str(template["name"])] = template
+    return out
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        current = out.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            out[key] = _merge(current, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _int(value: Any, where: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise PlanError(f"{where}: '{value}' is not an integer") from exc
+
+
+def _node_inputs(params: Mapping[str, str], artifacts: list[InputArtifact]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if params:
+        out["parameters"] = [{"name": k, "value": v} for k, v in params.items()]
+    if artifacts:
+        out["artifacts"] = [{"name": a["name"], "path": a.get("path", ""), **a.get("location", {})} for a in artifacts]
+    return out
+
+
+def _item_scope(item: Any) -> dict[str, str]:
+    scope = {"item": _str(item)}
+    if isinstance(item, Mapping):
+        for key, value in item.items():
+            scope[f"item.{key}"] = _str(value)
+    return scope
+
+
+def _sequence(sequence: Mapping[str, Any]) -> list[str]:
+    fmt = sequence.get("format")
+    try:
+        if sequence.get("count") is not None:
+            count = int(str(sequence["count"]))
+            start = int(str(sequence.get("start", 0)))
+            values = list(range(start, start + count))
+        else:
+            start = int(str(sequence.get("start", 0)))
+            end = int(str(sequence.get("end", 0)))
+            values = list(range(start, end + 1)) if end >= start else list(range(start, end - 1, -1))
+    except ValueError as exc:
+        raise PlanError(f"withSequence: {exc}") from exc
+    if fmt:
+        try:
+            return [_printf(str(fmt), v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise PlanError(f"withSequence.format '{fmt}': {exc}") from exc
+    return [str(v) for v in values]
+
+
+def _printf(fmt: str, value: int) -> str:
+    return fmt % value
+
+
+def _json_value_list(values: list[str]) -> str:
+    parsed: list[Any] = []
+    for value in values:
+        try:
+            parsed.append(json.loads(value))
+        except ValueError:
+            parsed.append(value)
+    return json.dumps(parsed, separators=(",", ":"))
+
+
+def _loop_index(name: str) -> int:
+    start = name.rfind("(")
+    colon = name.find(":", start)
+    try:
+        return int(name[start + 1 : colon])
+    except ValueError:
+        return 0
+
+
+def _step_of(child_name: str, group_name: str) -> str:
+    rest = child_name[len(group_name) + 1 :]
+    paren = rest.find("(")
+    return rest[:paren] if paren != -1 else rest
+
+
+def _continues_on(holder: Mapping[str, Any], phase: str) -> bool:
+    continue_on = holder.get("continueOn") or {}
+    return bool((phase == "Failed" and continue_on.get("failed")) or (phase == "Error" and continue_on.get("error")))
+
+
+def _topological(tasks: Mapping[str, Any], deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """Kahn's algorithm in declaration order; an unknown dependency or a cycle is a PlanError."""
+    indegree = {name: 0 for name in tasks}
+    dependents: dict[str, list[str]] = {name: [] for name in tasks}
+    for name, names in deps.items():
+        for dep in names:
+            if dep not in tasks:
+                raise PlanError(f"task '{name}' depends on unknown task '{dep}'")
+            indegree[name] += 1
+            dependents[dep].append(name)
+    ready = [name for name in tasks if indegree[name] == 0]
+    order: list[str] = []
+    index = 0
+    while index < len(ready):
+        name = ready[index]
+        index += 1
+        order.append(name)
+        for child in dependents[name]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    if len(order) != len(tasks):
+        cyclic = sorted(name for name in tasks if indegree[name] > 0)
+        raise PlanError(f"dependency cycle among tasks: {', '.join(cyclic)}")
+    return order
+
+
+def _ancestors(targets: Iterable[str], deps: Mapping[str, Iterable[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(targets)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(deps.get(name, ()))
+    return seen
+
+
+def _suspend_outputs(template: Mapping[str, Any]) -> list[dict[str, str]]:
+    params = []
+    for param in (template.get("outputs") or {}).get("parameters") or []:
+        value_from = param.get("valueFrom") or {}
+        if value_from.get("default") is not None:
+            params.append({"name": str(param.get("name")), "value": _str(value_from["default"])})
+    return params
+
+
+_TRANSIENT = re.compile(
+    r"(?i)(connection reset|connection refused|timeout|timed out|too many requests|service unavailable|"
+    r"temporar|transient|i/o timeout|EOF|etcdserver|try again)"
+)
+
+
+def _is_transient(message: str) -> bool:
+    return bool(_TRANSIENT.search(message))
+
+
+def _evaluate_expression(text: str, env: Mapping[str, str]) -> bool:
+    """A retryStrategy.expression over lastRetry.*: through executor.templating when present, else a small subset."""
+    substituted = text
+    for key in sorted(env, key=len, reverse=True):
+        value = env[key]
+        literal = value if _is_number(value) else json.dumps(value)
+        substituted = substituted.replace(key, literal)
+    substituted = substituted.replace("'", '"')
+    try:
+        return expr.evaluate_when(substituted)
+    except expr.WhenError:
+        return False
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _creation_vars(created: datetime) -> dict[str, str]:
+    """`workflow.creationTimestamp.<strftime letter>` as Argo offers them."""
+    out: dict[str, str] = {}
+    for letter in "YmdHMSyBbAajUwIpZ":
+        try:
+            out[f"workflow.creationTimestamp.{letter}"] = created.strftime(f"%{letter}")
+        except ValueError:
+            continue
+    out["workflow.creationTimestamp.s"] = str(int(created.timestamp()))
+    out["workflow.creationTimestamp.RFC3339"] = format_time(created)
+    return out
+
+
+def _default_job_name(workflow_name: str, node_name: str) -> str:
+    """Used only when executor.jobspec is absent (planner-only tests): `<workflow>-<fnv32a(node name)>`."""
+    return f"{workflow_name[:50].rstrip('-.')}-{fnv32a(node_name)}"
+
+
+def run_pass(
+    workflow: Mapping[str, Any],
+    observed: Observed,
+    now: datetime,
+    *,
+    context: PlanContext,
+    expand: Expand,
+    job_name: Callable[[str, str], str] | None = None,
+) -> list[Action]:
+    state = _Pass(workflow, observed, now, context, expand, job_name or _default_job_name)
+    return state.run()
+
+
+__all__ = ["Opts", "PlanError", "TemplateScope", "run_pass"]
