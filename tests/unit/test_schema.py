@@ -103,11 +103,48 @@ def test_seed_block_string_args_are_refused_with_the_script_as_one_argument() ->
     corrected = "\\n".join(line.replace('"', '\\"') for line in lines)
     assert errors[2] == FieldError(
         "spec.templates[3].container.args",
-        'must be a list of strings, got a string (a "args: |" block is one string, even when its lines start '
-        'with "- "); to solve this, pass the script as one argument (the command ["sh", "-c"] runs it as a '
-        f'whole): args: ["{corrected}"], or in block form "args:" then "  - |" followed by the script lines',
+        'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+        'lines start with "- "); to solve this, pass the script as one argument (the command ["sh", "-c"] runs '
+        f'it as a whole): args: ["{corrected}"], or in block form "args:" then "  - |" followed by the script lines',
         "FieldValueTypeInvalid",
     )
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"),
+    [
+        pytest.param(
+            {"command": ["bash", "-ec"], "args": "- set -x\n- echo hi\n"},
+            'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+            'lines start with "- "); to solve this, pass the script as one argument (the command ["bash", "-ec"] '
+            'runs it as a whole): args: ["set -x\\necho hi"], or in block form "args:" then "  - |" followed by '
+            "the script lines",
+            id="bash-ec-block",
+        ),
+        pytest.param(
+            {"command": ["/bin/sh", "-c"], "args": "echo a && echo b"},
+            'must be a list of strings, got a string ("echo a && echo b"); to solve this, pass the script as one '
+            'argument: args: ["echo a && echo b"]',
+            id="shell-with-a-plain-string",
+        ),
+        pytest.param(
+            {"command": ["printf"], "args": "- '%s\\n'\n- one\n- two\n"},
+            'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+            'lines start with "- "); to solve this, write each line as a list item: args: ["\'%s\\\\n\'", '
+            '"one", "two"]',
+            id="not-a-shell-each-line-is-an-argument",
+        ),
+        pytest.param(
+            {"command": "- sh\n- -c\n"},
+            'must be a list of strings, got a string (YAML reads a "command: |" block as one string, even when '
+            'its lines start with "- "); to solve this, write each line as a list item: command: ["sh", "-c"]',
+            id="command-block",
+        ),
+    ],
+)
+def test_string_args_and_commands_get_the_list_they_meant(container: dict[str, Any], expected: str) -> None:
+    (error,) = schema_errors(workflow({"name": "main", "container": {"image": "alpine", **container}}))
+    assert error.message == expected
 
 
 def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
