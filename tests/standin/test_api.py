@@ -1,0 +1,418 @@
+"""The stand-in through the official `kubernetes` Python client: the behaviours a controller relies on."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+import requests
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from tests.standin import KubeStandin
+
+JOB: dict[str, Any] = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "step", "labels": {"workflows.argoproj.io/workflow": "wf"}},
+    "spec": {
+        "backoffLimit": 0,
+        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "alpine"}]}},
+    },
+}
+
+
+def status_of(exc: ApiException) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(exc.body)
+    return body
+
+
+def cm(name: str, labels: dict[str, str] | None = None, **meta: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels or {}, **meta}, "data": {"k": "v"}}
+
+
+def test_create_assigns_identity_and_a_growing_resource_version(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    first = core.create_namespaced_config_map("default", cm("a"))
+    second = core.create_namespaced_config_map("default", cm("", generateName="gen-"))
+    assert first.metadata.uid and first.metadata.creation_timestamp and first.metadata.generation == 1
+    assert int(second.metadata.resource_version) == int(first.metadata.resource_version) + 1
+    assert second.metadata.name.startswith("gen-") and len(second.metadata.name) == len("gen-") + 5
+
+
+def test_creating_an_existing_name_is_409_already_exists_in_status_form(kube_client: Any) -> None:
+    batch = client.BatchV1Api(kube_client)
+    batch.create_namespaced_job("default", JOB)
+    with pytest.raises(ApiException) as caught:
+        batch.create_namespaced_job("default", JOB)
+    assert caught.value.status == 409
+    assert status_of(caught.value) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'jobs.batch "step" already exists',
+        "reason": "AlreadyExists",
+        "details": {"name": "step", "group": "batch", "kind": "jobs"},
+        "code": 409,
+    }
+
+
+def test_get_of_a_missing_object_is_404_not_found(kube_client: Any) -> None:
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(kube_client).read_namespaced_pod("nope", "default")
+    assert (caught.value.status, status_of(caught.value)["message"]) == (404, 'pods "nope" not found')
+
+
+def test_creating_in_a_missing_namespace_is_404(kube_client: Any) -> None:
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(kube_client).create_namespaced_config_map("ghost", cm("a"))
+    assert (caught.value.status, status_of(caught.value)["message"]) == (404, 'namespaces "ghost" not found')
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        pytest.param("app=web", ["web-1", "web-2"], id="equals"),
+        pytest.param("app==web", ["web-1", "web-2"], id="double-equals"),
+        pytest.param("app!=web", ["db", "plain"], id="not-equals-includes-unlabelled"),
+        pytest.param("app in (db, web),tier=front", ["web-1"], id="in-and-equals"),
+        pytest.param("app notin (web)", ["db", "plain"], id="notin"),
+        pytest.param("tier", ["web-1", "web-2"], id="exists"),
+        pytest.param("!app", ["plain"], id="does-not-exist"),
+    ],
+)
+def test_list_filters_by_label_selector(kube_client: Any, selector: str, expected: list[str]) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespaced_config_map("default", cm("web-1", {"app": "web", "tier": "front"}))
+    core.create_namespaced_config_map("default", cm("web-2", {"app": "web", "tier": "back"}))
+    core.create_namespaced_config_map("default", cm("db", {"app": "db"}))
+    core.create_namespaced_config_map("default", cm("plain"))
+    names = [c.metadata.name for c in core.list_namespaced_config_map("default", label_selector=selector).items]
+    assert sorted(names) == sorted(expected)
+
+
+def test_list_filters_pods_by_phase_and_rejects_unknown_field_selectors(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    for name in ("p1", "p2"):
+        core.create_namespaced_pod("default", {"metadata": {"name": name}, "spec": {"containers": [{"name": "c"}]}})
+    kube.patch("v1", "Pod", "p2", {"status": {"phase": "Running"}}, subresource="status")
+    running = core.list_pod_for_all_namespaces(field_selector="status.phase=Running,metadata.namespace=default")
+    assert [p.metadata.name for p in running.items] == ["p2"]
+    with pytest.raises(ApiException) as caught:
+        core.list_namespaced_pod("default", field_selector="spec.hostname=x")
+    assert (caught.value.status, status_of(caught.value)["message"]) == (
+        400,
+        "field label not supported: spec.hostname",
+    )
+
+
+def test_list_pages_with_limit_and_continue(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    for n in range(5):
+        core.create_namespaced_config_map("default", cm(f"c{n}"))
+    first = core.list_namespaced_config_map("default", limit=2)
+    second = core.list_namespaced_config_map("default", limit=2, _continue=first.metadata._continue)
+    third = core.list_namespaced_config_map("default", limit=2, _continue=second.metadata._continue)
+    pages = [[c.metadata.name for c in page.items] for page in (first, second, third)]
+    assert pages == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    assert third.metadata._continue is None
+
+
+def test_update_with_a_stale_resource_version_is_409_conflict(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    stale = core.create_namespaced_config_map("default", cm("a"))
+    fresh = core.read_namespaced_config_map("a", "default")
+    fresh.data = {"k": "new"}
+    core.replace_namespaced_config_map("a", "default", fresh)
+    stale.data = {"k": "lost update"}
+    with pytest.raises(ApiException) as caught:
+        core.replace_namespaced_config_map("a", "default", stale)
+    assert caught.value.status == 409
+    assert status_of(caught.value)["message"] == (
+        'Operation cannot be fulfilled on configmaps "a": the object has been modified; please apply your '
+        "changes to the latest version and try again"
+    )
+    assert core.read_namespaced_config_map("a", "default").data == {"k": "new"}
+
+
+POD = {
+    "metadata": {"name": "p", "labels": {"a": "1"}, "finalizers": ["x/one"]},
+    "spec": {
+        "containers": [
+            {"name": "main", "image": "alpine", "env": [{"name": "A", "value": "1"}]},
+            {"name": "wait", "image": "trellis"},
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "patch", "check"),
+    [
+        pytest.param(
+            "application/merge-patch+json",
+            {"metadata": {"labels": {"a": None, "b": "2"}}},
+            lambda p: p["metadata"]["labels"] == {"b": "2"},
+            id="merge-null-deletes",
+        ),
+        pytest.param(
+            "application/json-patch+json",
+            [{"op": "add", "path": "/metadata/labels/c", "value": "3"}, {"op": "remove", "path": "/metadata/labels/a"}],
+            lambda p: p["metadata"]["labels"] == {"c": "3"},
+            id="json-patch",
+        ),
+        pytest.param(
+            "application/strategic-merge-patch+json",
+            {"spec": {"containers": [{"name": "wait", "image": "trellis:2"}]}},
+            lambda p: (
+                [(c["name"], c["image"]) for c in p["spec"]["containers"]]
+                == [("main", "alpine"), ("wait", "trellis:2")]
+            ),
+            id="strategic-merges-containers-by-name",
+        ),
+        pytest.param(
+            "application/strategic-merge-patch+json",
+            {"spec": {"containers": [{"name": "main", "$patch": "delete"}]}},
+            lambda p: [c["name"] for c in p["spec"]["containers"]] == ["wait"],
+            id="strategic-delete-directive",
+        ),
+        pytest.param(
+            "application/strategic-merge-patch+json",
+            {"metadata": {"finalizers": ["x/two"]}},
+            lambda p: p["metadata"]["finalizers"] == ["x/one", "x/two"],
+            id="strategic-finalizers-are-a-set",
+        ),
+        pytest.param(
+            "application/strategic-merge-patch+json",
+            {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x/one"]}},
+            lambda p: p["metadata"]["finalizers"] == [],
+            id="strategic-delete-from-primitive-list",
+        ),
+    ],
+)
+def test_patch_types(kube: KubeStandin, kube_client: Any, content_type: str, patch: Any, check: Any) -> None:
+    client.CoreV1Api(kube_client).create_namespaced_pod("default", POD)
+    rv = kube.get("v1", "Pod", "p")["metadata"]["resourceVersion"]
+    reply = requests.patch(
+        f"{kube.url}/api/v1/namespaces/default/pods/p", data=json.dumps(patch), headers={"Content-Type": content_type}
+    )
+    assert reply.status_code == 200, reply.text
+    patched = kube.get("v1", "Pod", "p")
+    assert check(patched), patched
+    assert int(patched["metadata"]["resourceVersion"]) > int(rv)
+
+
+def test_a_patch_carrying_a_stale_resource_version_is_a_conflict(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    created = core.create_namespaced_config_map("default", cm("a"))
+    core.patch_namespaced_config_map("a", "default", {"data": {"k": "2"}})
+    with pytest.raises(ApiException) as caught:
+        core.patch_namespaced_config_map(
+            "a", "default", {"metadata": {"resourceVersion": created.metadata.resource_version}, "data": {"k": "3"}}
+        )
+    assert caught.value.status == 409
+
+
+def test_status_subresource_separates_spec_and_status_writes(kube_client: Any) -> None:
+    batch = client.BatchV1Api(kube_client)
+    batch.create_namespaced_job("default", {**JOB, "status": {"active": 5}})
+    assert batch.read_namespaced_job("step", "default").status.active is None  # status dropped on create
+    batch.patch_namespaced_job("step", "default", {"spec": {"backoffLimit": 3}, "status": {"active": 1}})
+    job = batch.read_namespaced_job("step", "default")
+    assert (job.spec.backoff_limit, job.status.active, job.metadata.generation) == (3, None, 2)
+    batch.patch_namespaced_job_status("step", "default", {"spec": {"backoffLimit": 9}, "status": {"active": 1}})
+    job = batch.read_namespaced_job("step", "default")
+    assert (job.spec.backoff_limit, job.status.active, job.metadata.generation) == (3, 1, 2)
+
+
+def test_job_gets_the_api_servers_selector_and_pod_template_labels(kube_client: Any) -> None:
+    job = client.BatchV1Api(kube_client).create_namespaced_job("default", JOB)
+    uid = job.metadata.uid
+    assert job.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": uid}
+    assert job.spec.template.metadata.labels == {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "step",
+        "controller-uid": uid,
+        "job-name": "step",
+    }
+
+
+def test_dry_run_validates_but_stores_nothing(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespaced_config_map("default", cm("a"), dry_run="All")
+    assert core.list_namespaced_config_map("default").items == []
+
+
+def test_watch_from_a_resource_version_sees_later_changes_in_order(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    start = core.list_namespaced_config_map("default").metadata.resource_version
+    core.create_namespaced_config_map("default", cm("a", {"app": "x"}))
+    core.patch_namespaced_config_map("a", "default", {"data": {"k": "2"}})
+    core.patch_namespaced_config_map("a", "default", {"metadata": {"labels": {"app": "y"}}})
+    core.delete_namespaced_config_map("a", "default")
+    w = watch.Watch()
+    seen = []
+    for e in w.stream(
+        core.list_namespaced_config_map, "default", resource_version=start, label_selector="app=x", timeout_seconds=5
+    ):
+        seen.append((e["type"], e["object"].metadata.labels["app"], e["object"].data["k"]))
+        if len(seen) == 3:
+            w.stop()
+    # leaving the selector is a DELETED event, as on a real API server
+    assert seen == [("ADDED", "x", "v"), ("MODIFIED", "x", "2"), ("DELETED", "y", "2")]
+
+
+def test_watch_from_a_compacted_resource_version_gets_410_expired(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    old = core.create_namespaced_config_map("default", cm("a")).metadata.resource_version
+    core.create_namespaced_config_map("default", cm("b"))
+    now = kube.compact()
+    with pytest.raises(ApiException) as caught:
+        for _ in watch.Watch().stream(
+            core.list_namespaced_config_map, "default", resource_version=old, timeout_seconds=2
+        ):
+            pass
+    assert caught.value.status == 410
+    assert caught.value.reason == f"Expired: too old resource version: {old} ({now + 1})"
+
+
+def test_watch_sends_bookmarks_when_allowed(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    w = watch.Watch()
+    for event in w.stream(
+        core.list_namespaced_config_map, "default", resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=5
+    ):
+        assert event["type"] == "BOOKMARK"
+        assert event["raw_object"]["metadata"]["resourceVersion"] == rv
+        w.stop()
+        break
+
+
+def test_watch_ends_when_the_server_drops_it(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    ended = threading.Event()
+
+    def consume() -> None:
+        resp = core.list_namespaced_config_map("default", watch=True, resource_version=rv, _preload_content=False)
+        for _ in resp.stream():
+            pass
+        ended.set()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    kube.wait_until(lambda: any(r.verb == "watch" for r in kube.requests), what="the watch request")
+    kube.drop_watches()
+    assert ended.wait(5), "the watch did not end after drop_watches()"
+
+
+def test_deleting_an_owner_in_background_deletes_its_dependents(kube: KubeStandin, kube_client: Any) -> None:
+    batch, core = client.BatchV1Api(kube_client), client.CoreV1Api(kube_client)
+    job = batch.create_namespaced_job("default", JOB)
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": "step", "uid": job.metadata.uid, "controller": True}
+    core.create_namespaced_pod(
+        "default", {"metadata": {"name": "step-abcde", "ownerReferences": [owner]}, "spec": {"containers": []}}
+    )
+    batch.delete_namespaced_job("step", "default", propagation_policy="Background")
+    assert core.list_namespaced_pod("default").items == []
+
+
+def test_deleting_a_job_without_a_policy_orphans_its_pods_with_the_api_servers_warning(
+    kube: KubeStandin, kube_client: Any
+) -> None:
+    batch, core = client.BatchV1Api(kube_client), client.CoreV1Api(kube_client)
+    job = batch.create_namespaced_job("default", JOB)
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": "step", "uid": job.metadata.uid}
+    core.create_namespaced_pod(
+        "default", {"metadata": {"name": "p", "ownerReferences": [owner]}, "spec": {"containers": []}}
+    )
+    out = kube.kubectl("delete", "job", "step", "--cascade=orphan")
+    assert out.returncode == 0
+    pod = core.read_namespaced_pod("p", "default")
+    assert pod.metadata.owner_references is None
+    batch.create_namespaced_job("default", JOB)
+    resp = batch.delete_namespaced_job_with_http_info("step", "default")
+    assert resp[2]["Warning"] == (
+        '299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to '
+        'remove them or set propagationPolicy=Orphan to suppress this warning"'
+    )
+
+
+def test_foreground_deletion_removes_dependents_first(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    owner = core.create_namespaced_config_map("default", cm("owner"))
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
+    core.create_namespaced_config_map("default", cm("child", ownerReferences=[ref]))
+    start = kube.store.rv
+    core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
+    with kube.store.lock:
+        order = [(e.type, e.obj["metadata"]["name"]) for e in kube.store.events_after(start)]
+    assert order == [("DELETED", "child"), ("DELETED", "owner")]
+
+
+def test_finalizers_hold_an_object_until_the_last_one_is_removed(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespaced_config_map("default", cm("a", finalizers=["x/one", "x/two"]))
+    core.delete_namespaced_config_map("a", "default")
+    held = core.read_namespaced_config_map("a", "default")
+    assert held.metadata.deletion_timestamp is not None
+    core.patch_namespaced_config_map("a", "default", [{"op": "remove", "path": "/metadata/finalizers/0"}])
+    assert core.read_namespaced_config_map("a", "default").metadata.finalizers == ["x/two"]
+    core.patch_namespaced_config_map("a", "default", {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x/two"]}})
+    with pytest.raises(ApiException) as caught:
+        core.read_namespaced_config_map("a", "default")
+    assert caught.value.status == 404
+
+
+def test_leases_support_optimistic_leader_election(kube_client: Any) -> None:
+    coord = client.CoordinationV1Api(kube_client)
+    body = {"metadata": {"name": "trellis-controller"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}
+    lease = coord.create_namespaced_lease("default", body)
+    lease.spec.holder_identity = "b"
+    coord.replace_namespaced_lease("trellis-controller", "default", lease)
+    lease.spec.holder_identity = "c"  # built on the stale copy: must lose
+    with pytest.raises(ApiException) as caught:
+        coord.replace_namespaced_lease("trellis-controller", "default", lease)
+    assert caught.value.status == 409
+    assert coord.read_namespaced_lease("trellis-controller", "default").spec.holder_identity == "b"
+
+
+def test_both_event_apis_store_events(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    events = client.EventsV1Api(kube_client)
+    core.create_namespaced_event(
+        "default",
+        {"metadata": {"generateName": "wf."}, "involvedObject": {"kind": "Workflow", "name": "wf"}, "reason": "R"},
+    )
+    events.create_namespaced_event(
+        "default", {"metadata": {"name": "e"}, "eventTime": "2026-01-01T00:00:00.000000Z", "reason": "R2"}
+    )
+    listed = core.list_namespaced_event("default", field_selector="involvedObject.name=wf")
+    assert [e.reason for e in listed.items] == ["R"]
+    assert [e.reason for e in events.list_namespaced_event("default").items] == ["R2"]
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        pytest.param(500, "InternalError", id="500"),
+        pytest.param(429, "TooManyRequests", id="429"),
+        pytest.param(409, "Conflict", id="409"),
+    ],
+)
+def test_injected_faults_fail_the_next_matching_requests_only(
+    kube: KubeStandin, kube_client: Any, code: int, reason: str
+) -> None:
+    batch = client.BatchV1Api(kube_client)
+    fault = kube.inject_fault("create", "jobs", code, times=1)
+    with pytest.raises(ApiException) as caught:
+        batch.create_namespaced_job("default", JOB)
+    assert (caught.value.status, status_of(caught.value)["reason"], fault.times) == (code, reason, 0)
+    if code == 429:
+        assert caught.value.headers["Retry-After"] == "1"
+    batch.create_namespaced_job("default", JOB)
+    assert [(r.verb, r.resource, r.code) for r in kube.requests] == [("create", "jobs", code), ("create", "jobs", 201)]

@@ -1,0 +1,201 @@
+"""The resource types the stand-in serves: built-in kinds, and how a CRD becomes served types. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # "status", "log"
+    categories: tuple[str, ...] = ()
+    schema: Mapping[str, Any] | None = field(default=None, compare=False)  # CRD openAPIV3Schema
+    crd: str = ""  # the defining CustomResourceDefinition's name, "" for built-ins
+    # field selectors accepted besides metadata.name/metadata.namespace
+    fields: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def store_key(self) -> tuple[str, str]:
+        """Objects are stored per group+plural, shared by every version (no conversion)."""
+        return (self.group, self.plural)
+
+    @property
+    def qualified(self) -> str:
+        """`pods`, `jobs.batch`: how the API server names the resource in messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def has_status(self) -> bool:
+        return "status" in self.subresources
+
+
+def _t(group: str, version: str, plural: str, kind: str, **kw: Any) -> ResourceType:
+    return ResourceType(group, version, plural, kind, **kw)
+
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = (
+    _t(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        namespaced=False,
+        short_names=("ns",),
+        subresources=("status",),
+        fields=("status.phase",),
+    ),
+    _t(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short_names=("po",),
+        subresources=("status", "log"),
+        categories=("all",),
+        fields=("status.phase", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "status.podIP"),
+    ),
+    _t("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+    _t("", "v1", "secrets", "Secret", fields=("type",)),
+    _t("", "v1", "services", "Service", short_names=("svc",), subresources=("status",), categories=("all",)),
+    _t("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _t(
+        "",
+        "v1",
+        "events",
+        "Event",
+        short_names=("ev",),
+        fields=(
+            "involvedObject.kind",
+            "involvedObject.name",
+            "involvedObject.namespace",
+            "involvedObject.uid",
+            "reason",
+            "type",
+            "source",
+        ),
+    ),
+    _t(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "Event",
+        short_names=("ev",),
+        fields=("regarding.kind", "regarding.name", "regarding.namespace", "regarding.uid", "reason", "type"),
+    ),
+    _t("batch", "v1", "jobs", "Job", subresources=("status",), categories=("all",), fields=("status.successful",)),
+    _t("coordination.k8s.io", "v1", "leases", "Lease"),
+    _t(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        subresources=("status",),
+        categories=("api-extensions",),
+    ),
+    _t(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
+    _t(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
+    _t("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    _t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    _t("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _t("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+)
+
+
+def crd_types(crd: Mapping[str, Any]) -> tuple[ResourceType, ...]:
+    """The served versions of a CustomResourceDefinition as resource types."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    out = []
+    for version in spec.get("versions") or []:
+        if not version.get("served", True):
+            continue
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        out.append(
+            ResourceType(
+                group=str(spec.get("group", "")),
+                version=str(version.get("name")),
+                plural=str(names.get("plural")),
+                kind=str(names.get("kind")),
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                subresources=("status",) if "status" in (version.get("subresources") or {}) else (),
+                schema=schema,
+                crd=str(crd["metadata"]["name"]),
+            )
+        )
+    return tuple(out)
+
+
+def crd_problems(crd: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The checks the API server makes that a test could trip over, as (field, message)."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    problems = []
+    for key in ("plural", "kind"):
+        if not names.get(key):
+            problems.append((f"spec.names.{key}", "Required value"))
+    if not spec.get("group"):
+        problems.append(("spec.group", "Required value"))
+    expected = f"{names.get('plural')}.{spec.get('group')}"
+    if crd.get("metadata", {}).get("name") != expected:
+        problems.append(
+            (
+                "metadata.name",
+                f'Invalid value: "{crd.get("metadata", {}).get("name")}": must be spec.names.plural+"."+spec.group',
+            )
+        )
+    versions = spec.get("versions") or []
+    if not versions:
+        problems.append(("spec.versions", "Required value"))
+    if sum(1 for v in versions if v.get("storage")) != 1:
+        problems.append(("spec.versions", "Invalid value: must have exactly one version marked as storage version"))
+    for n, version in enumerate(versions):
+        if not (version.get("schema") or {}).get("openAPIV3Schema"):
+            problems.append((f"spec.versions[{n}].schema.openAPIV3Schema", "Required value: schemas are required"))
+    return problems
+
+
+def version_priority(version: str) -> tuple[int, int, int]:
+    """Kubernetes version ordering: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > anything else."""
+    import re
+
+    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if not match:
+        return (0, 0, 0)
+    level = {"alpha": 1, "beta": 2, None: 3}[match[2]]
+    return (level, int(match[1]), int(match[3] or 0))
