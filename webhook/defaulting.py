@@ -36,6 +36,10 @@ from typing import Any
 
 import jsonpatch
 
+# Inline templates nest through dag.tasks[i].inline / steps[i][j].inline; deeper than this is a hostile document
+# (validation refuses it), and the walk stops instead of recursing without bound.
+_MAX_POINTER_DEPTH = 200
+
 CRON_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("concurrencyPolicy", "Allow"),
     ("successfulJobsHistoryLimit", 3),
@@ -108,7 +112,7 @@ def _template_defaults_retry(spec: Mapping[str, Any]) -> bool:
 
 def _template_ops(template: Any, at: tuple[str | int, ...]) -> Iterator[dict[str, Any]]:
     """Defaults of one template and of the `inline` templates of its DAG tasks and steps."""
-    if not isinstance(template, Mapping):
+    if not isinstance(template, Mapping) or len(at) > _MAX_POINTER_DEPTH:
         return
     yield from _retry_policy_ops(template.get("retryStrategy"), (*at, "retryStrategy"))
     dag = template.get("dag")

@@ -194,3 +194,10 @@ def test_an_escaped_pointer_reaches_the_right_key() -> None:
         ],
     )
     assert patched == {"metadata": {"labels": {"a/b": "1", "a~b": "2"}}}
+
+
+def test_hostile_nesting_stops_the_walk_instead_of_crashing() -> None:
+    template: dict[str, Any] = retrying(limit=1)
+    for _ in range(3000):
+        template = {"name": "n", "dag": {"tasks": [{"name": "a", "inline": template}]}}
+    assert default_patch(workflow(template)) == []

@@ -638,3 +638,22 @@ def test_jsonschema_itself_accepts_every_argo_example() -> None:
     # The fast path says "valid" for all of them (test above); jsonschema must agree, or the fast path is lax.
     rejected = [doc.id for doc in argo_documents() if jsonschema_finds_errors(doc.values[0])]
     assert rejected == []
+
+
+def test_hostile_nesting_is_one_error_not_a_crash() -> None:
+    template: dict[str, Any] = {"name": "leaf", "container": {"image": "alpine"}}
+    for _ in range(3000):
+        template = {"name": "n", "dag": {"tasks": [{"name": "a", "inline": template}]}}
+    assert schema_errors(workflow(template)) == [
+        FieldError("spec", "is nested too deeply to check; inline templates may nest a few levels, not hundreds")
+    ]
+
+
+def test_a_few_levels_of_inline_templates_are_checked_all_the_way_down() -> None:
+    template: dict[str, Any] = {"name": "leaf", "container": {"image": "alpine", "imagee": "x"}}
+    for _ in range(5):
+        template = {"name": "n", "dag": {"tasks": [{"name": "a", "inline": template}]}}
+    inner = "".join(".dag.tasks[0].inline" for _ in range(5))
+    assert [str(e) for e in schema_errors(workflow(template))] == [
+        f'spec.templates[0]{inner}.container.imagee: unknown field "imagee"; did you mean "image"?'
+    ]

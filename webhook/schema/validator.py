@@ -129,12 +129,18 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
                 "FieldValueNotSupported",
             )
         ]
-    if _fast_check(f"kind.{kind}")(obj):
-        return []
-    errors: set[tuple[tuple[tuple[int, int | str], ...], FieldError]] = set()
-    for location, error in _explain(f"kind.{kind}", obj, []):
-        for sort_key, field_error in _translate(error, location, obj):
-            errors.add((sort_key, field_error))
+    try:
+        if _fast_check(f"kind.{kind}")(obj):
+            return []
+        errors: set[tuple[tuple[tuple[int, int | str], ...], FieldError]] = set()
+        for location, error in _explain(f"kind.{kind}", obj, []):
+            for sort_key, field_error in _translate(error, location, obj):
+                errors.add((sort_key, field_error))
+    except RecursionError:
+        # Only a hostile manifest nests inline templates hundreds deep; the webhook also caps JSON depth.
+        return [
+            FieldError("spec", "is nested too deeply to check; inline templates may nest a few levels, not hundreds")
+        ]
     return [fe for _, fe in sorted(errors, key=lambda e: (e[0], e[1].message))]
 
 
