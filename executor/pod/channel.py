@@ -1,0 +1,148 @@
+"""The main-exit channel: how `wait` learns that `main` ended, its exit code, and main's stdout.
+
+- kube: watch our own Pod through the API (token projected into `wait` only) until main's containerStatus is
+  terminated; stdout comes from `pods/log` of main (docs/architecture.md, "The main-exit channel").
+- local: the local kubelet created the FIFO `main.exit` in /var/run/trellis/local and captures main's stdout to
+  `main.stdout` there; opening the FIFO for reading blocks until the kubelet writes main's exit code.
+No polling loop, no sleep: both wait on a blocking read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from executor.pod import config as pc
+
+
+class ChannelError(Exception):
+    """The channel broke (FIFO garbage, API refused); the message says what and where."""
+
+
+@dataclass(frozen=True)
+class MainExit:
+    exit_code: int
+
+
+class Channel(Protocol):
+    def wait_for_main(self) -> MainExit: ...
+
+    def open_stdout(self) -> Any: ...  # a context manager yielding a binary stream (or None: no stdout)
+
+
+class LocalChannel:
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    def wait_for_main(self) -> MainExit:
+        fifo = self._dir / "main.exit"
+        try:
+            with fifo.open("rb") as f:  # blocks until the kubelet opens it for writing
+                text = f.read(64).decode(errors="replace").strip()
+        except OSError as exc:
+            raise ChannelError(f"cannot read main's exit code from {fifo}: {exc.strerror or exc}") from exc
+        try:
+            return MainExit(int(text))
+        except ValueError as exc:
+            raise ChannelError(f"{fifo}: expected main's exit code as decimal text, read {text!r}") from exc
+
+    @contextmanager
+    def open_stdout(self) -> Iterator[BinaryIO | None]:
+        path = self._dir / "main.stdout"
+        if not path.exists():
+            yield None
+            return
+        with path.open("rb") as f:
+            yield f
+
+
+class KubeChannel:
+    """Watches this pod with the official client; in-cluster config from the token projected into `wait`."""
+
+    WATCH_TIMEOUT = 300  # seconds per watch call; the loop re-watches from the last resourceVersion
+
+    def __init__(self, *, pod: str, namespace: str, token_dir: Path, environ: Mapping[str, str]) -> None:
+        from kubernetes import client
+        from kubernetes.config.incluster_config import InClusterConfigLoader
+
+        configuration = client.Configuration()
+        loader: Any = InClusterConfigLoader
+        loader(
+            token_filename=str(token_dir / "token"),
+            cert_filename=str(token_dir / "ca.crt"),
+            environ=dict(environ),
+        ).load_and_set(configuration)
+        self._api: Any = client.CoreV1Api(client.ApiClient(configuration))
+        self._pod = pod
+        self._namespace = namespace
+
+    def wait_for_main(self) -> MainExit:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pod: Any = self._api.read_namespaced_pod(self._pod, self._namespace)
+            while True:
+                code = _main_exit_code(pod.to_dict())
+                if code is not None:
+                    return MainExit(code)
+                version = pod.metadata.resource_version
+                watch_class: Any = watch.Watch
+                watcher = watch_class()
+                stream = watcher.stream(
+                    self._api.list_namespaced_pod,
+                    self._namespace,
+                    field_selector=f"metadata.name={self._pod}",
+                    resource_version=version,
+                    timeout_seconds=self.WATCH_TIMEOUT,
+                    allow_watch_bookmarks=False,
+                )
+                for event in stream:
+                    obj = event["object"]
+                    if event["type"] == "DELETED":
+                        raise ChannelError(f"pod {self._namespace}/{self._pod} was deleted while main ran")
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        pod = obj
+                        if _main_exit_code(obj.to_dict()) is not None:
+                            break
+                else:
+                    # watch ended (timeout or 410 Gone): start again from a fresh read
+                    pod = self._api.read_namespaced_pod(self._pod, self._namespace)
+        except ApiException as exc:
+            raise ChannelError(
+                f"cannot watch pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}; the pod's service "
+                "account needs get/watch on pods and get on pods/log in its namespace"
+            ) from exc
+
+    @contextmanager
+    def open_stdout(self) -> Iterator[Any]:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response: Any = self._api.read_namespaced_pod_log(
+                self._pod,
+                self._namespace,
+                container="main",
+                limit_bytes=pc.RESULT_LIMIT + 1,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            raise ChannelError(
+                f"cannot read main's log of pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}"
+            ) from exc
+        try:
+            yield response
+        finally:
+            response.release_conn()
+
+
+def _main_exit_code(pod: Mapping[str, Any]) -> int | None:
+    for status in (pod.get("status") or {}).get("container_statuses") or []:
+        if status.get("name") == "main":
+            terminated = (status.get("state") or {}).get("terminated")
+            if terminated is not None:
+                return int(terminated.get("exit_code") or 0)
+    return None
