@@ -13,12 +13,11 @@ Invariants:
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from webhook.admission import (
 from webhook.certs import ServingContext
 from webhook.defaulting import default_patch
 from webhook.errors import ValidationResult
+from webhook.validation import ValidationContext, validate
 
 log = logging.getLogger("trellis.webhook")
 
@@ -79,7 +79,9 @@ class WebhookSettings:
     max_body_bytes: int = 3 * 1024 * 1024
     max_json_depth: int = DEFAULT_MAX_DEPTH
     io_timeout: float = 10.0  # seconds a TLS read/write may stall before the connection is dropped
-    extra: Mapping[str, Any] = field(default_factory=dict)  # validation context, when the validator takes one
+    # What validation may consult beyond the object (e.g. a WorkflowTemplate lookup against the cluster); None:
+    # references to templates outside the object are reported as warnings, as `trellis lint` does.
+    validation_context: ValidationContext | None = None
 
 
 @dataclass
@@ -117,9 +119,7 @@ class _Metrics:
 
 
 def _real_validator(settings: WebhookSettings) -> Validator:
-    # Imported by name until webhook.validation lands in the tree (then: from webhook.validation import validate).
-    validate: Callable[..., ValidationResult] = importlib.import_module("webhook.validation").validate
-    context = settings.extra.get("validation_context")
+    context = settings.validation_context
 
     def bound(obj: Mapping[str, Any], *, operation: str, old: Mapping[str, Any] | None) -> ValidationResult:
         return validate(obj, context=context, operation=operation, old=old)
@@ -138,7 +138,7 @@ def create_app(
     defaulter: Defaulter | None = None,
 ) -> Flask:
     """The webhook app. `validator`/`defaulter` default to webhook.validation / webhook.defaulting."""
-    validate = validator or _real_validator(settings)
+    check = validator or _real_validator(settings)
     default = defaulter or _real_defaulter()
     tls = (
         ServingContext(settings.cert_file, settings.key_file, io_timeout=settings.io_timeout)
@@ -152,7 +152,7 @@ def create_app(
     app.extensions["trellis.tls"] = tls
     app.extensions["trellis.metrics"] = metrics
 
-    not_ready = _warm_up(validate, default)
+    not_ready = _warm_up(check, default)
 
     def admit(endpoint: str, decide: Callable[[Review], AdmissionResponse]) -> Response:
         if request.mimetype != "application/json":
@@ -213,7 +213,7 @@ def create_app(
 
     @app.post("/validate")
     def validate_route() -> Response:
-        return admit("/validate", lambda review: admit_validation(review, validate=validate))
+        return admit("/validate", lambda review: admit_validation(review, validate=check))
 
     @app.post("/mutate")
     def mutate_route() -> Response:
