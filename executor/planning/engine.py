@@ -765,15 +765,15 @@ class _Pass:
         nid = node["id"]
         observation = self.observed.get(nid)
         job = observation.job_name if observation else self.job_name(self.name, node_name)
-        if blocked:
-            if observation is not None and observation.phase in ("Pending", "Running") and not observation.deleted:
-                reason = "deadline exceeded" if blocked.startswith("Step") else self.shutdown
-                self.deletes.append(DeleteJob(nid, observation.job_name, reason))
+        if blocked and (observation is None or observation.deleted or observation.phase in ("Pending", "Running")):
             message = blocked
-            if blocked.startswith("Stopped"):
-                message = f"workflow shutdown with strategy:  {self.shutdown}"
-            if observation is None or observation.phase in ("Pending", "Running") or observation.deleted:
-                return self.mark(node, "Failed", message if node.get("phase") == "Running" or observation else blocked)
+            if observation is not None and not observation.deleted:
+                # Argo: a live pod is terminated; its node says why (shutdown wording differs from the deadline's).
+                reason = self.shutdown or "deadline exceeded"
+                self.deletes.append(DeleteJob(nid, observation.job_name, reason))
+                if self.shutdown and not blocked.startswith("Step"):
+                    message = f"workflow shutdown with strategy:  {self.shutdown}"
+            return self.mark(node, "Failed", message)
         if observation is None or observation.deleted:
             if (observation is not None and observation.deleted) or node.get("phase") == "Running":
                 return self.mark(node, "Failed", f"Job {job} was deleted")
