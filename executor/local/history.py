@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +99,7 @@ class History:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._tx() as db:
-            db.executescript(SCHEMA)
+        self._conn().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -184,11 +183,12 @@ class History:
 
     # -- logs and artifacts -------------------------------------------------------------------------------------
 
-    def record_log(self, run: str, *, node_id: str, node_name: str, container: str, path: str) -> None:
+    def record_logs(self, run: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """(node ID, node name, container, log file path) rows of one Pod."""
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO logs (run, node_id, node_name, container, path) VALUES (?, ?, ?, ?, ?)",
-                (run, node_id, node_name, container, path),
+                [(run, *row) for row in rows],
             )
 
     def logs(self, run: str) -> list[LogRecord]:

@@ -1,0 +1,374 @@
+"""`trellis run FILE [FILE...]`: run a Workflow on this machine, no cluster needed.
+
+    trellis run FILE [FILE...] [-p name=value]... [--entrypoint T] [--output json|yaml|wide] [--logs]
+                [--dump-jobs DIR] [--parallelism N] [--artifact-repo DIR] [--artifact-repo-config FILE]
+                [--templates DIR] [--secrets FILE] [--runtime host|docker|podman]
+
+The first Workflow in the files runs (else the first CronWorkflow's workflowSpec, once; else the first
+WorkflowTemplate, as `argo submit --from`); WorkflowTemplates and ClusterWorkflowTemplates in the files or in
+`--templates DIR` serve templateRef/workflowTemplateRef. Everything is linted first with the webhook's rules.
+Exit code: 0 iff the Workflow Succeeded; 1 when it did not or the input is invalid; 2 for usage errors.
+
+The composition root: reads flags, environment (TRELLIS_HOME, TRELLIS_SANDBOX, AWS_* credentials) and files, builds
+the frozen settings and starts executor.local.runner.Runner with the real plan()/observe_job().
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import yaml
+
+from executor.contract import PlanContext
+from executor.local.history import History
+from executor.local.kubelet import KubeletSettings, LocalObjects
+from executor.local.progress import PlainListener, RichListener, summary
+from executor.local.runner import (
+    FINISHED,
+    ManifestError,
+    Runner,
+    RunnerSettings,
+    default_engine,
+    dumps,
+    parse_parameter,
+    pid_alive,
+    workflow_from,
+)
+from executor.local.sandbox import SandboxKind, SandboxUnavailable, detect
+
+HELP = "run a Workflow on this machine (no cluster): live progress, history, exit code 0 iff Succeeded"
+TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
+HOST_ENV_KEYS = (
+    *("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TERM", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"),
+    *("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="the Workflow, plus any WorkflowTemplates it uses")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--entrypoint", help="template to start from instead of spec.entrypoint")
+    parser.add_argument("-o", "--output", choices=("text", "json", "yaml", "wide"), default="text")
+    parser.add_argument("--logs", action="store_true", help="stream the steps' logs, prefixed by step name")
+    parser.add_argument("--dump-jobs", type=Path, metavar="DIR", help="write every Job manifest run into DIR")
+    parser.add_argument("--parallelism", type=int, default=os.cpu_count() or 1, help="steps running at once")
+    parser.add_argument("--artifact-repo", type=Path, metavar="DIR", help="local artifact repository directory")
+    parser.add_argument(
+        "--artifact-repo-config",
+        type=Path,
+        metavar="FILE",
+        help="workflow-controller-configmap or artifact-repositories ConfigMap (as in the cluster)",
+    )
+    parser.add_argument("--templates", type=Path, action="append", default=[], metavar="DIR")
+    parser.add_argument("--secrets", type=Path, action="append", default=[], metavar="FILE")
+    parser.add_argument("--runtime", choices=("host", "docker", "podman"), default="host")
+
+
+class UsageError(Exception):
+    pass
+
+
+def trellis_home(environ: Mapping[str, str]) -> Path:
+    """$TRELLIS_HOME, else $XDG_DATA_HOME/trellis, else ~/.local/share/trellis."""
+    if environ.get("TRELLIS_HOME"):
+        return Path(environ["TRELLIS_HOME"])
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "trellis"
+
+
+# -----------------------------------------------------------------------------------------------------------------
+# Input: manifests, templates, secrets, artifact repository
+# -----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    runnable: Mapping[str, Any]
+    templates: Mapping[tuple[str, str], Mapping[str, Any]]
+    others: Sequence[Mapping[str, Any]]  # ConfigMaps, Secrets, ... given alongside
+
+
+def _texts(paths: Sequence[Path]) -> list[tuple[str, str]]:
+    out = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yaml", ".yml", ".json"})
+        elif path.is_file():
+            files = [path]
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+        for f in files:
+            try:
+                out.append((str(f), f.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{f}: cannot read it: {exc}") from exc
+    return out
+
+
+def read_inputs(files: Sequence[Path], template_dirs: Sequence[Path], err: TextIO) -> Inputs:
+    """Lint everything (exit 1 with the lint lines on errors) and pick what to run."""
+    from webhook.lint import lint
+
+    given_texts = _texts(files)
+    report = lint([*given_texts, *_texts(template_dirs)])
+    for finding in report.warnings:
+        print(finding.text(), file=err)
+    if report.errors:
+        raise ManifestError("\n".join(f.text() for f in report.errors))
+    given = {source for source, _ in given_texts}
+    docs = [d for d in report.documents if d.source in given]
+    templates: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for d in report.documents:
+        if d.kind in TEMPLATE_KINDS:
+            templates.setdefault((d.kind, d.name), d.obj)
+    runnable = None
+    for kind in ("Workflow", "CronWorkflow", "WorkflowTemplate", "ClusterWorkflowTemplate"):
+        runnable = next((d.obj for d in docs if d.kind == kind), None)
+        if runnable is not None:
+            break
+    if runnable is None:
+        names = ", ".join(str(f) for f in files)
+        raise ManifestError(f"{names}: no Workflow, CronWorkflow or WorkflowTemplate to run")
+    return Inputs(runnable=runnable, templates=templates, others=[d.obj for d in report.skipped])
+
+
+def local_objects(docs: Sequence[Mapping[str, Any]]) -> LocalObjects:
+    """Secrets (data base64, stringData) and ConfigMaps by name."""
+    secrets: dict[str, dict[str, bytes]] = {}
+    config_maps: dict[str, dict[str, str]] = {}
+    for d in docs:
+        name = str((d.get("metadata") or {}).get("name") or "")
+        if d.get("kind") == "Secret":
+            values = {k: base64.b64decode(str(v)) for k, v in (d.get("data") or {}).items()}
+            values.update({k: str(v).encode() for k, v in (d.get("stringData") or {}).items()})
+            secrets[name] = values
+        elif d.get("kind") == "ConfigMap":
+            config_maps[name] = {k: str(v) for k, v in (d.get("data") or {}).items()}
+    return LocalObjects(secrets=secrets, config_maps=config_maps)
+
+
+def load_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for source, text in _texts(paths):
+        try:
+            docs += [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{source}: not valid YAML: {exc}") from exc
+    return docs
+
+
+def artifact_repository(
+    workflow: Mapping[str, Any], config: Sequence[Mapping[str, Any]], default_dir: Path
+) -> dict[str, Any]:
+    """The repository the run uses: from `--artifact-repo-config` documents exactly as the cluster resolves it
+    (executor.artifacts.repository), else the local directory."""
+    from executor.artifacts.repository import CONTROLLER_CONFIGMAP, RepositoryError, resolve_repository
+
+    configmaps: dict[str, Mapping[str, Any]] = {}
+    for doc in config:
+        if doc.get("kind") == "ConfigMap":
+            configmaps[str((doc.get("metadata") or {}).get("name"))] = doc
+        elif "artifactRepository" in doc:  # a bare controller config
+            configmaps[CONTROLLER_CONFIGMAP] = {
+                "data": {"artifactRepository": yaml.safe_dump(doc["artifactRepository"])}
+            }
+    if config and not configmaps:
+        raise UsageError(
+            "--artifact-repo-config: no ConfigMap found; give the workflow-controller-configmap or an"
+            " artifact-repositories ConfigMap"
+        )
+    try:
+        repo = resolve_repository(workflow, configmaps) if configmaps else None
+    except RepositoryError as exc:
+        raise UsageError(f"--artifact-repo-config: {exc}") from exc
+    return repo if repo is not None else {"local": {"path": str(default_dir.resolve())}}
+
+
+def add_repository_credentials(
+    repository: Mapping[str, Any], objects: LocalObjects, environ: Mapping[str, str]
+) -> LocalObjects:
+    """Secrets the repository refers to, from --secrets or else the environment (AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); the values are never printed."""
+    from executor.artifacts.repository import SECRET_FIELDS
+
+    env_for = dict(zip(SECRET_FIELDS, ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), strict=True))
+    secrets = {k: dict(v) for k, v in objects.secrets.items()}
+    for body in repository.values():
+        if not isinstance(body, Mapping):
+            continue
+        for field_name, variable in env_for.items():
+            ref = body.get(field_name)
+            if not isinstance(ref, Mapping) or not ref.get("name") or not ref.get("key"):
+                continue
+            name, key = str(ref["name"]), str(ref["key"])
+            if key in secrets.get(name, {}):
+                continue
+            if variable in environ:
+                secrets.setdefault(name, {})[key] = environ[variable].encode()
+                continue
+            raise UsageError(
+                f"artifact repository: {field_name} refers to Secret {name!r} key {key!r}, which is not given;"
+                f" pass --secrets FILE with that Secret, or set {variable}"
+            )
+    return LocalObjects(secrets=secrets, config_maps=objects.config_maps)
+
+
+# -----------------------------------------------------------------------------------------------------------------
+# Running
+# -----------------------------------------------------------------------------------------------------------------
+
+
+class _Interrupts:
+    """Ctrl-C once: Stop (exit handlers run); twice: Terminate; three times: give up at once."""
+
+    def __init__(self, runner: Runner, err: TextIO) -> None:
+        self.runner = runner
+        self.err = err
+        self.count = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count == 1:
+            print("\nStopping: running steps are killed, exit handlers run. Ctrl-C again to terminate.", file=self.err)
+            self.runner.request_shutdown("Stop")
+        elif self.count == 2:
+            print("\nTerminating: exit handlers are skipped. Ctrl-C again to quit at once.", file=self.err)
+            self.runner.request_shutdown("Terminate")
+        else:
+            raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
+    machine = args.output in {"json", "yaml"}
+    progress_stream = err if machine else out
+    if args.runtime != "host":
+        engine_bin = shutil.which(args.runtime)
+        why = "not installed" if engine_bin is None else "not supported by this build yet"
+        print(
+            f"trellis run: --runtime {args.runtime}: {why}; use the default host runtime (images are ignored,"
+            " commands run from this machine's filesystem)",
+            file=err,
+        )
+        return 2
+    if args.parallelism < 1:
+        print("trellis run: --parallelism must be at least 1", file=err)
+        return 2
+    environ = os.environ
+    home = trellis_home(environ)
+    try:
+        inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
+        parameters = dict(parse_parameter(p) for p in args.parameter)
+        objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
+        repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
+    except (UsageError, ManifestError) as exc:
+        print(f"trellis run: {exc}" if isinstance(exc, UsageError) else str(exc), file=err)
+        return 2 if isinstance(exc, UsageError) else 1
+
+    history = History(home / "history.db")
+    rng = random.Random()
+    now = datetime.now(UTC)
+    from webhook.defaulting import apply_defaults
+
+    try:
+        workflow = workflow_from(
+            apply_defaults(inputs.runnable),
+            parameters=parameters,
+            entrypoint=args.entrypoint,
+            now=now,
+            rng=rng,
+            taken=history.name_taken,
+        )
+        repository = artifact_repository(workflow, repo_docs, args.artifact_repo or home / "artifacts")
+        objects = add_repository_credentials(repository, objects, environ)
+    except (UsageError, ManifestError) as exc:
+        print(f"trellis run: {exc}", file=err)
+        return 1
+    name = workflow["metadata"]["name"]
+    previous = history.get_run(name)
+    if previous is not None:
+        if previous.phase not in FINISHED and pid_alive(previous.pid):
+            print(f"trellis run: workflow {name!r} is running already (pid {previous.pid}); wait for it", file=err)
+            return 1
+        print(f"trellis run: replacing the earlier run {name!r} in history", file=err)
+        history.delete_run(name)
+        shutil.rmtree(previous.run_dir, ignore_errors=True)
+
+    run_dir = home / "runs" / name
+    prefer: SandboxKind | None = None
+    if environ.get("TRELLIS_SANDBOX") in {"bwrap", "unshare"}:
+        prefer = "bwrap" if environ["TRELLIS_SANDBOX"] == "bwrap" else "unshare"
+    try:
+        sandbox = detect(home / "sandbox-probe", prefer=prefer)
+    except SandboxUnavailable as exc:
+        print(f"trellis run: {exc}", file=err)
+        return 1
+    local_repo = (repository.get("local") or {}).get("path")
+    if local_repo:
+        Path(local_repo).mkdir(parents=True, exist_ok=True)
+    settings = RunnerSettings(
+        context=PlanContext(
+            templates=dict(inputs.templates),
+            artifact_repository=repository,
+            runtime="local",
+        ),
+        kubelet=KubeletSettings(
+            root=run_dir,
+            sandbox=sandbox,
+            host_env={k: environ[k] for k in HOST_ENV_KEYS if k in environ},
+            objects=objects,
+            capacity=args.parallelism,
+            namespace=str(workflow["metadata"].get("namespace") or "default"),
+            shared_paths=(str(local_repo),) if local_repo else (),
+        ),
+        dump_jobs=args.dump_jobs,
+        stream_logs=bool(args.logs),
+    )
+    tty = progress_stream.isatty()
+    listener: RichListener | PlainListener = (
+        RichListener(progress_stream, logs=args.logs) if tty else PlainListener(progress_stream, logs=args.logs)
+    )
+    history.start_run(workflow, pid=os.getpid(), run_dir=str(run_dir))
+    runner = Runner(workflow, settings=settings, history=history, engine=default_engine(), listener=listener)
+    interrupts = _Interrupts(runner, err)
+    previous_int = signal.signal(signal.SIGINT, interrupts)
+    previous_term = signal.signal(signal.SIGTERM, interrupts)
+    previous_usr1 = signal.signal(signal.SIGUSR1, lambda _s, _f: runner.wake())
+    try:
+        if isinstance(listener, RichListener):
+            with listener:
+                final = runner.run()
+        else:
+            final = runner.run()
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        _tidy(run_dir)
+    phase = (final.get("status") or {}).get("phase")
+    if machine:
+        out.write(dumps(final, args.output))
+    else:
+        out.write("\n" + summary(final, pod_names=runner.pod_names))
+    out.flush()
+    return 0 if phase == "Succeeded" else 1
+
+
+def _tidy(run_dir: Path) -> None:
+    """Keep the logs of a finished run; drop its scratch directories (private /tmp, emptyDirs)."""
+    for pod in (run_dir / "pods").glob("*"):
+        for scratch in ("tmp", "volumes", "workdirs"):
+            shutil.rmtree(pod / scratch, ignore_errors=True)
+    shutil.rmtree(run_dir / "pvc", ignore_errors=True)

@@ -1,0 +1,433 @@
+"""The local shell's loop: observe the kubelet's Jobs -> `plan()` -> apply the actions, until the Workflow ends.
+
+The runner decides nothing about nodes: `executor.planning.plan` does (the same function as the cluster's
+reconciler), `executor.jobspec.expand` (called by plan) makes the Jobs, `executor.observe.observe_job` reads them
+back. The runner only executes: CreateJob -> the kubelet (and `--dump-jobs`), DeleteJob -> kill, UpdateStatus ->
+keep the status (history, progress), RequeueAt -> wake up then. It wakes when a Pod changes (the kubelet's
+callback sets an Event), at the earliest RequeueAt, or on a request (Ctrl-C, `trellis resume` from another
+terminal through the history database and SIGUSR1): never a polling sleep.
+
+Stop (first Ctrl-C) sets `spec.shutdown: Stop` and keeps planning, so exit handlers run as Argo's `argo stop`;
+Terminate (second Ctrl-C) sets `spec.shutdown: Terminate`. Resume does what `argo resume` does to the object:
+`spec.suspend` cleared and every running Suspend node marked Succeeded (with the supplied output parameters).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from executor.contract import (
+    Action,
+    CreateJob,
+    DeleteJob,
+    JobObservation,
+    Observed,
+    PlanContext,
+    RecordEvent,
+    RequeueAt,
+    UpdateStatus,
+)
+from executor.local.history import History
+from executor.local.kubelet import Kubelet, KubeletSettings, k8s_time
+
+FINISHED = frozenset({"Succeeded", "Failed", "Error"})
+ANNOTATION_NODE_ID = "workflows.argoproj.io/node-id"
+ANNOTATION_NODE_NAME = "workflows.argoproj.io/node-name"
+HISTORY_WRITE_INTERVAL = 1.0  # seconds between history writes of a running workflow's status
+
+PlanFunction = Callable[..., Sequence[Action]]
+ObserveFunction = Callable[[Mapping[str, Any], Sequence[Mapping[str, Any]]], JobObservation]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The engine's pure functions the runner drives (the real ones: see `default_engine`)."""
+
+    plan: PlanFunction
+    observe_job: ObserveFunction
+
+
+def default_engine() -> Engine:
+    from executor.observe import observe_job
+    from executor.planning import plan
+
+    return Engine(plan=plan, observe_job=observe_job)
+
+
+class Listener(Protocol):
+    """What the runner tells the terminal (executor.local.progress) while it works."""
+
+    def status(self, workflow: Mapping[str, Any]) -> None: ...
+
+    def event(self, event: RecordEvent) -> None: ...
+
+    def log(self, node_id: str, container: str, line: str) -> None: ...
+
+
+class QuietListener:
+    def status(self, workflow: Mapping[str, Any]) -> None:
+        pass
+
+    def event(self, event: RecordEvent) -> None:
+        pass
+
+    def log(self, node_id: str, container: str, line: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    context: PlanContext
+    kubelet: KubeletSettings
+    dump_jobs: Path | None = None
+    stream_logs: bool = False
+
+
+class Runner:
+    """Runs one Workflow (already named, defaulted and validated) to its end."""
+
+    def __init__(
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        settings: RunnerSettings,
+        history: History | None,
+        engine: Engine,
+        listener: Listener | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.workflow: dict[str, Any] = copy.deepcopy(dict(workflow))
+        self.settings = settings
+        self.history = history
+        self.engine = engine
+        self.listener: Listener = listener or QuietListener()
+        self.clock = clock
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._pending_shutdown = ""
+        self._pending_resume: list[Mapping[str, Any]] = []
+        self._nodes_by_job: dict[str, tuple[str, str]] = {}  # job name -> (node ID, node name)
+        self._deleted: dict[str, str] = {}  # node ID -> job name, Jobs this runner deleted
+        self._pod_names: dict[str, str] = {}  # node ID -> pod name
+        self._last_history_write = 0.0
+        self._recorded_artifacts: set[tuple[str, str]] = set()
+        self.kubelet = Kubelet(
+            settings.kubelet,
+            on_change=self._wake.set,
+            log_sink=self._on_log if settings.stream_logs else None,
+            clock=clock,
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self.workflow["metadata"]["name"])
+
+    @property
+    def pod_names(self) -> dict[str, str]:
+        return dict(self._pod_names)
+
+    # -- requests (any thread, signal handlers) -----------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_shutdown(self, strategy: str) -> None:
+        """`Stop` (exit handlers run) or `Terminate` (they don't), as `argo stop` / `argo terminate`."""
+        with self._lock:
+            self._pending_shutdown = strategy
+        self._wake.set()
+
+    def request_resume(self, outputs: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            self._pending_resume.append(dict(outputs or {}))
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Run until the Workflow's phase is Succeeded, Failed or Error; returns the final Workflow object."""
+        try:
+            while True:
+                self._wake.clear()
+                self._take_requests()
+                requeue = self._one_pass()
+                phase = (self.workflow.get("status") or {}).get("phase")
+                if phase in FINISHED:
+                    break
+                timeout = None
+                if requeue is not None:
+                    timeout = max(0.0, (requeue - self.clock()).total_seconds())
+                self._wake.wait(timeout)
+        finally:
+            self.kubelet.shutdown()
+            self._write_history(final=True)
+        return copy.deepcopy(self.workflow)
+
+    def _take_requests(self) -> None:
+        if self.history is not None:
+            for req in self.history.take_requests(self.name):
+                if req.kind == "resume":
+                    self._pending_resume.append(dict(req.payload))
+                elif req.kind in {"stop", "terminate"}:
+                    self._pending_shutdown = "Stop" if req.kind == "stop" else "Terminate"
+        with self._lock:
+            shutdown, self._pending_shutdown = self._pending_shutdown, ""
+            resumes, self._pending_resume = self._pending_resume, []
+        spec = self.workflow.setdefault("spec", {})
+        if shutdown and spec.get("shutdown") != "Terminate":
+            spec["shutdown"] = shutdown
+        for outputs in resumes:
+            resume_workflow(self.workflow, self.clock(), outputs)
+
+    def _observe(self) -> Observed:
+        observed: dict[str, JobObservation] = {}
+        for job in self.kubelet.list_jobs():
+            name = job["metadata"]["name"]
+            obs = self.engine.observe_job(job, self.kubelet.pods_of(name))
+            node_id = obs.node_id or self._nodes_by_job.get(name, ("", ""))[0]
+            if obs.pod_name:
+                self._pod_names[node_id] = obs.pod_name
+            observed[node_id] = obs
+        for node_id, job_name in self._deleted.items():
+            if node_id not in observed:
+                observed[node_id] = JobObservation(node_id=node_id, job_name=job_name, phase="Failed", deleted=True)
+        return observed
+
+    def _one_pass(self) -> datetime | None:
+        now = self.clock()
+        actions = self.engine.plan(self.workflow, self._observe(), now, context=self.settings.context)
+        requeue: datetime | None = None
+        for action in actions:
+            if isinstance(action, CreateJob):
+                self._create(action)
+            elif isinstance(action, DeleteJob):
+                if self.kubelet.delete_job(action.job_name, reason=action.reason):
+                    self._deleted[action.node_id] = action.job_name
+            elif isinstance(action, UpdateStatus):
+                self.workflow["status"] = copy.deepcopy(dict(action.status))
+                self._write_history(final=False)
+                self.listener.status(self.workflow)
+            elif isinstance(action, RecordEvent):
+                self.listener.event(action)
+            elif isinstance(action, RequeueAt):
+                requeue = action.when if requeue is None else min(requeue, action.when)
+        return requeue
+
+    def _create(self, action: CreateJob) -> None:
+        job = action.job
+        meta = job.get("metadata") or {}
+        name = str(meta.get("name"))
+        node_name = str((meta.get("annotations") or {}).get(ANNOTATION_NODE_NAME) or action.node_id)
+        self._nodes_by_job[name] = (action.node_id, node_name)
+        self._deleted.pop(action.node_id, None)
+        if self.settings.dump_jobs is not None:
+            self.settings.dump_jobs.mkdir(parents=True, exist_ok=True)
+            (self.settings.dump_jobs / f"{name}.yaml").write_text(yaml.safe_dump(dict(job), sort_keys=False))
+        if not self.kubelet.create_job(job):
+            return  # AlreadyExists: this attempt runs already
+        pods = self.kubelet.pods_of(name)
+        if pods:
+            self._pod_names[action.node_id] = pods[0]["metadata"]["name"]
+        if self.history is not None:
+            rows = [(action.node_id, node_name, c, str(p)) for c, p in self.kubelet.log_paths(name).items()]
+            self.history.record_logs(self.name, rows)
+
+    def _on_log(self, job_name: str, container: str, line: str) -> None:
+        node_id, _ = self._nodes_by_job.get(job_name, ("", job_name))
+        self.listener.log(node_id, container, line)
+
+    def _write_history(self, *, final: bool) -> None:
+        if self.history is None:
+            return
+        now = time.monotonic()
+        if not final and now - self._last_history_write < HISTORY_WRITE_INTERVAL:
+            return
+        self._last_history_write = now
+        self.history.update_run(self.workflow, finished=final)
+        for node in ((self.workflow.get("status") or {}).get("nodes") or {}).values():
+            for art in (node.get("outputs") or {}).get("artifacts") or []:
+                key = (str(node.get("id")), str(art.get("name")))
+                if key in self._recorded_artifacts:
+                    continue
+                self._recorded_artifacts.add(key)
+                location = {k: v for k, v in art.items() if k not in {"name", "path"}}
+                self.history.record_artifact(self.name, node_id=key[0], name=key[1], location=location)
+
+
+def resume_workflow(workflow: dict[str, Any], now: datetime, outputs: Mapping[str, Any]) -> None:
+    """What `argo resume` does to the object: clear `spec.suspend`, mark running Suspend nodes Succeeded with the
+    supplied output parameter values (`outputs`: {name: value}) where the node declares them."""
+    spec = workflow.setdefault("spec", {})
+    spec.pop("suspend", None)
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    for node in nodes.values():
+        if node.get("type") != "Suspend" or node.get("phase") not in {"Pending", "Running"}:
+            continue
+        node["phase"] = "Succeeded"
+        node["finishedAt"] = k8s_time(now)
+        params = ((node.get("outputs") or {}).get("parameters")) or []
+        for p in params:
+            if p.get("name") in outputs:
+                p["value"] = str(outputs[p["name"]])
+        if outputs and not params:
+            node.setdefault("outputs", {})["parameters"] = [{"name": k, "value": str(v)} for k, v in outputs.items()]
+
+
+# -----------------------------------------------------------------------------------------------------------------
+# Making the Workflow object a run starts from (what the API server and `argo submit` do before the controller)
+# -----------------------------------------------------------------------------------------------------------------
+
+_NAME_CHARS = string.ascii_lowercase + string.digits
+
+
+def generate_name(prefix: str, rng: random.Random) -> str:
+    """`generateName` + 5 random characters, as `argo submit` shows them."""
+    return prefix + "".join(rng.choice(_NAME_CHARS) for _ in range(5))
+
+
+class ManifestError(ValueError):
+    """The given files do not hold something `trellis run` can start; the message says what and how to fix."""
+
+
+def workflow_from(
+    obj: Mapping[str, Any],
+    *,
+    parameters: Mapping[str, str],
+    entrypoint: str | None,
+    now: datetime,
+    rng: random.Random,
+    taken: Callable[[str], bool] = lambda _name: False,
+) -> dict[str, Any]:
+    """The Workflow object to run for a Workflow, CronWorkflow (its workflowSpec, once) or WorkflowTemplate
+    (`argo submit --from workflowtemplate/NAME`), with `-p` parameters and `--entrypoint` applied, and the name,
+    uid, namespace and creationTimestamp the API server would set."""
+    kind = obj.get("kind")
+    meta = dict(obj.get("metadata") or {})
+    if kind == "Workflow":
+        wf: dict[str, Any] = copy.deepcopy(dict(obj))
+        wf_meta = dict(meta)
+    elif kind == "CronWorkflow":
+        spec = (obj.get("spec") or {}).get("workflowSpec")
+        if not isinstance(spec, Mapping):
+            raise ManifestError(f"CronWorkflow {meta.get('name')}: spec.workflowSpec is missing; add the Workflow spec")
+        extra = (obj.get("spec") or {}).get("workflowMetadata") or {}
+        wf_meta = {
+            "generateName": f"{meta.get('name', 'cron')}-",
+            "labels": {**(extra.get("labels") or {}), "workflows.argoproj.io/cron-workflow": meta.get("name", "")},
+            "annotations": dict(extra.get("annotations") or {}),
+        }
+        if meta.get("namespace"):
+            wf_meta["namespace"] = meta["namespace"]
+        wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": copy.deepcopy(dict(spec))}
+    elif kind in {"WorkflowTemplate", "ClusterWorkflowTemplate"}:
+        ref: dict[str, Any] = {"name": meta.get("name")}
+        if kind == "ClusterWorkflowTemplate":
+            ref["clusterScope"] = True
+        wf_meta = {"generateName": f"{meta.get('name', 'workflow')}-"}
+        if meta.get("namespace"):
+            wf_meta["namespace"] = meta["namespace"]
+        wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": {"workflowTemplateRef": ref}}
+    else:
+        raise ManifestError(
+            f"cannot run a {kind or 'manifest without kind'}: give a Workflow, CronWorkflow or WorkflowTemplate"
+        )
+    spec = wf.setdefault("spec", {})
+    if entrypoint:
+        spec["entrypoint"] = entrypoint
+    if parameters:
+        args = spec.setdefault("arguments", {})
+        params = [dict(p) for p in args.get("parameters") or []]
+        for name, value in parameters.items():
+            for p in params:
+                if p.get("name") == name:
+                    p["value"] = value
+                    p.pop("valueFrom", None)
+                    break
+            else:
+                params.append({"name": name, "value": value})
+        args["parameters"] = params
+    name = str(wf_meta.get("name") or "")
+    if not name:
+        prefix = wf_meta.pop("generateName", None)
+        if not prefix:
+            raise ManifestError("metadata: set name or generateName")
+        name = generate_name(str(prefix), rng)
+        for _ in range(100):
+            if not taken(name):
+                break
+            name = generate_name(str(prefix), rng)
+    wf_meta["name"] = name
+    wf_meta.setdefault("namespace", "default")
+    wf_meta["uid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    wf_meta["creationTimestamp"] = k8s_time(now)
+    wf["metadata"] = wf_meta
+    wf.pop("status", None)
+    return wf
+
+
+def parse_parameter(text: str) -> tuple[str, str]:
+    """`-p name=value` -> (name, value)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ManifestError(f"-p {text!r}: expected name=value")
+    return name.strip(), value
+
+
+def load_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Every YAML document in the files (directories: their *.yaml / *.yml / *.json files), in order."""
+    docs: list[dict[str, Any]] = []
+    for path in paths:
+        files = (
+            sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml", ".json"}) if path.is_dir() else [path]
+        )
+        for f in files:
+            try:
+                text = f.read_text()
+            except OSError as exc:
+                raise ManifestError(f"{f}: {exc.strerror}") from exc
+            try:
+                loaded = list(yaml.safe_load_all(text))
+            except yaml.YAMLError as exc:
+                raise ManifestError(f"{f}: not valid YAML: {exc}") from exc
+            for doc in loaded:
+                if doc is None:
+                    continue
+                if not isinstance(doc, dict):
+                    raise ManifestError(f"{f}: expected a Kubernetes object (a mapping), found {type(doc).__name__}")
+                if doc.get("kind") == "List":
+                    docs += [d for d in doc.get("items") or [] if isinstance(d, dict)]
+                else:
+                    docs.append(doc)
+    return docs
+
+
+def dumps(obj: Any, output: str) -> str:
+    if output == "yaml":
+        return str(yaml.safe_dump(obj, sort_keys=False))
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
