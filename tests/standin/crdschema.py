@@ -95,6 +95,9 @@ def _prune(value: Any, schema: Mapping[str, Any], path: str, unknown: list[str],
         keep_meta = root or bool(schema.get("x-kubernetes-embedded-resource"))
         out: JSON = {}
         for key, item in value.items():
+            if keep_meta and key in ("apiVersion", "kind", "metadata"):
+                out[key] = item  # ObjectMeta is the API server's, never pruned by the CRD schema
+                continue
             sub = props.get(key)
             if sub is None and isinstance(additional, Mapping):
                 sub = additional
@@ -102,7 +105,7 @@ def _prune(value: Any, schema: Mapping[str, Any], path: str, unknown: list[str],
                 continue
             if sub is not None:
                 out[key] = _prune(item, sub, _join(path, key), unknown)
-            elif (keep_meta and key in ("apiVersion", "kind", "metadata")) or preserve or additional is True:
+            elif preserve or additional is True:
                 out[key] = item
             else:
                 unknown.append(_join(path, key))

@@ -519,6 +519,8 @@ class _Handler(BaseHTTPRequestHandler):
             candidate = store.types.get((group, version, rest[2]))
             if candidate is not None and candidate.namespaced:
                 namespace, rest = rest[1], rest[2:]
+            elif (group, version, "namespaces") not in store.types:
+                store.type_for(group, version, rest[2])  # raises NotFound naming the resource
         if not rest or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         rt = store.type_for(group, version, rest[0])

