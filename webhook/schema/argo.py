@@ -700,8 +700,8 @@ def kind_root(kind: str) -> Object:
     """The top-level object of one kind: apiVersion, kind, metadata, spec (and status where the kind has one)."""
     spec, status = _SPEC_AND_STATUS[kind]
     fields: dict[str, Node] = {
-        "apiVersion": string(API_VERSION),
-        "kind": string(kind),
+        "apiVersion": string(API_VERSION, placeholders=False),
+        "kind": string(kind, placeholders=False),
         "metadata": k8s("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
         "spec": ref(spec),
     }

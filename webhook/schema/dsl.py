@@ -28,6 +28,7 @@ class Scalar:
     enum: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    placeholders: bool = True  # a `{{...}}` string is accepted in place of an enum value
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ Node = Scalar | ListOf | MapOf | Object | Ref | K8s
 # --- builders ----------------------------------------------------------------------------------------------------
 
 
-def string(*enum: str) -> Scalar:
-    return Scalar("string", enum=enum)
+def string(*enum: str, placeholders: bool = True) -> Scalar:
+    """A string; with `enum`, one of those values or (unless placeholders=False) a `{{...}}` placeholder."""
+    return Scalar("string", enum=enum, placeholders=placeholders)
 
 
 def integer(*, minimum: int | None = None, maximum: int | None = None) -> Scalar:

@@ -11,6 +11,7 @@ tests/unit/test_schema.py checks the agreement over Argo's examples and every in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,7 +19,19 @@ Check = Callable[[Any], bool]
 
 # Keywords that never reject anything.
 _ANNOTATIONS = {"title", "description", "format", "$schema", "$id", "$defs"}
-_HANDLED = {"$ref", "type", "enum", "properties", "additionalProperties", "required", "items", "minimum", "maximum"}
+_HANDLED = {
+    "$ref",
+    "type",
+    "enum",
+    "anyOf",
+    "pattern",
+    "properties",
+    "additionalProperties",
+    "required",
+    "items",
+    "minimum",
+    "maximum",
+}
 
 
 def _is_integer(value: Any) -> bool:
@@ -72,6 +85,12 @@ class Compiler:
             checks.append(_type_check(schema["type"]))
         if "enum" in schema:
             checks.append(_enum_check(schema["enum"]))
+        if "pattern" in schema:
+            regex = re.compile(schema["pattern"])
+            checks.append(lambda v: not isinstance(v, str) or regex.search(v) is not None)
+        if "anyOf" in schema:
+            options = [self.compile(option) for option in schema["anyOf"]]
+            checks.append(lambda v: any(option(v) for option in options))
         if any(k in schema for k in ("properties", "additionalProperties", "required")):
             checks.append(self._object_check(schema))
         if "items" in schema:

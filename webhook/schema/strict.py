@@ -15,6 +15,8 @@ from webhook.schema import k8s as k8s_defs
 from webhook.schema.argo import ALL_DEFINITIONS, KINDS, kind_root
 from webhook.schema.dsl import K8s, ListOf, MapOf, Node, Object, Ref, Scalar
 
+TEMPLATE_PATTERN = r"\{\{.*\}\}"
+
 _SCALAR_TYPES: dict[str, list[str]] = {
     "string": ["string", "null"],
     "integer": ["integer", "null"],
@@ -31,8 +33,12 @@ def render(node: Node, k8s_used: set[str]) -> dict[str, Any]:
         if node.kind == "any":
             return {}
         out: dict[str, Any] = {"type": list(_SCALAR_TYPES[node.kind])}
-        if node.enum:
+        if node.enum and not node.placeholders:
             out["enum"] = [*node.enum, None]
+        elif node.enum:
+            # Argo substitutes `{{...}}` in every string of a spec before reading it, so a placeholder is as
+            # good as a listed value here (Argo's own schema has no enums at all).
+            out["anyOf"] = [{"enum": [*node.enum, None]}, {"pattern": TEMPLATE_PATTERN}]
         if node.minimum is not None:
             out["minimum"] = node.minimum
         if node.maximum is not None:

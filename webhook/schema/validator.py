@@ -191,6 +191,10 @@ def _translate(
                 FieldError(path, _type_message(schema, instance, location, root), "FieldValueTypeInvalid"),
             )
         ]
+    if keyword == "anyOf" and any("enum" in option for option in error.validator_value):
+        (listed,) = [option["enum"] for option in error.validator_value if "enum" in option]
+        allowed = [v for v in listed if v not in (None, "")]
+        return [(_sort_key(location), FieldError(path, _not_supported(instance, allowed), "FieldValueNotSupported"))]
     if keyword == "enum":
         allowed = [v for v in error.validator_value if v not in (None, "")]
         return [(_sort_key(location), FieldError(path, _not_supported(instance, allowed), "FieldValueNotSupported"))]
@@ -359,6 +363,10 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
     name = key if isinstance(key, str) else None
     if types == ["array"] and isinstance(instance, str) and name in ("args", "command"):
         return message + _command_fix(name, instance, _parent(root, location))
+    listed = [option["enum"] for option in schema.get("anyOf", ()) if "enum" in option] or [schema.get("enum", [])]
+    allowed = [v for v in listed[0] if v not in (None, "")]
+    if allowed:
+        return f"{message}; use one of: {', '.join(_show(v) for v in allowed)}"
     if types == ["object"] and isinstance(instance, list) and name:
         lists = [
             field
