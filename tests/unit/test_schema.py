@@ -538,6 +538,28 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
             id="enum-field-with-a-non-string",
         ),
         pytest.param(
+            {**workflow(echo()), "metadata": {"name": "x", "labels": {"app.kubernetes.io/name": 3}}},
+            [
+                FieldError(
+                    "metadata.labels[app.kubernetes.io/name]",
+                    'must be a string, got an integer (3); to solve this, quote it: app.kubernetes.io/name: "3"',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="map-keys-go-in-brackets",
+        ),
+        pytest.param(
+            workflow(echo(), hooks={"exit": {"templat": "x"}}),
+            [
+                FieldError(
+                    "spec.hooks[exit].templat",
+                    'unknown field "templat"; did you mean "template"?',
+                    "FieldValueForbidden",
+                )
+            ],
+            id="field-inside-a-map-value",
+        ),
+        pytest.param(
             cron(schedule="* * * * *", schedules=None),
             [],
             id="argo-v3-schedule-is-accepted",

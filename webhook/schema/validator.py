@@ -150,13 +150,14 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
 def _translate(
     error: ValidationError, location: list[str | int], root: Mapping[str, Any]
 ) -> list[tuple[tuple[tuple[int, int | str], ...], FieldError]]:
-    path = join_path("", *location)
+    kind_definition = f"kind.{root.get('kind')}"
+    path = field_path(kind_definition, location)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     keyword = error.validator
     instance = error.instance
 
     def at(parts: list[str | int], message: str, kind: Any = "FieldValueInvalid") -> tuple[Any, FieldError]:
-        return _sort_key(parts), FieldError(join_path("", *parts), message, kind)
+        return _sort_key(parts), FieldError(field_path(kind_definition, parts), message, kind)
 
     if keyword == "additionalProperties" and isinstance(instance, Mapping):
         known = list(schema.get("properties", {}))
@@ -266,6 +267,35 @@ def _not_supported(value: Any, allowed: list[Any]) -> str:
     if hint:
         return f"unsupported value {_show(value)}{hint} (supported values: {shown})"
     return f"unsupported value {_show(value)}; use one of: {shown}"
+
+
+def field_path(definition: str, location: Sequence[str | int]) -> str:
+    """A Kubernetes field path: fields joined with dots, list indexes and map keys in brackets.
+
+    `spec.templates[0].container.args`, `metadata.labels[app.kubernetes.io/name]`, `spec.hooks[exit].template`
+    (k8s.io/apimachinery field.Path: Child, Index, Key). Whether a name is a field or a map key comes from the
+    schema of `definition`.
+    """
+    defs = _defs()
+    schema: Any = defs.get(definition, {})
+    path = ""
+    for part in location:
+        while isinstance(schema, Mapping) and "$ref" in schema:
+            schema = defs.get(str(schema["$ref"]).removeprefix("#/$defs/"), {})
+        if not isinstance(schema, Mapping):
+            schema = {}
+        if isinstance(part, int):
+            path += f"[{part}]"
+            schema = schema.get("items", {})
+            continue
+        extra = schema.get("additionalProperties")
+        if part not in schema.get("properties", {}) and isinstance(extra, Mapping):
+            path += f"[{part}]"
+            schema = extra
+            continue
+        path = join_path(path, part)
+        schema = schema.get("properties", {}).get(part, {})
+    return path
 
 
 def _sort_key(parts: Sequence[str | int]) -> tuple[tuple[int, int | str], ...]:
