@@ -342,7 +342,8 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
             [
                 FieldError(
                     "spec.templates[0].inputs.parameters[0].value",
-                    "must be a string (numbers and booleans are also accepted), got an object",
+                    "must be a string (numbers and booleans are also accepted), got an object; to solve this, "
+                    """pass it as a JSON string: value: '{"a": 1}'""",
                     "FieldValueTypeInvalid",
                 )
             ],
@@ -558,6 +559,18 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
                 )
             ],
             id="field-inside-a-map-value",
+        ),
+        pytest.param(
+            workflow({"name": "main", "dag": {"tasks": [{"name": "a", "template": "b", "withItems": "{{x}}"}]}}),
+            [
+                FieldError(
+                    "spec.templates[0].dag.tasks[0].withItems",
+                    'must be a list, got a string ("{{x}}"); to solve this, list the items (withItems: [a, b]), or '
+                    'use withParam for a JSON list or a {{...}} expression: withParam: "{{x}}"',
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="with-items-given-an-expression",
         ),
         pytest.param(
             cron(schedule="* * * * *", schedules=None),

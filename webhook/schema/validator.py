@@ -393,6 +393,16 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
     name = key if isinstance(key, str) else None
     if types == ["array"] and isinstance(instance, str) and name in ("args", "command"):
         return message + _command_fix(name, instance, _parent(root, location))
+    if types == ["array"] and isinstance(instance, str) and name == "withItems":
+        return (
+            f"{message}; to solve this, list the items (withItems: [a, b]), or use withParam for a JSON list "
+            f"or a {{{{...}}}} expression: withParam: {_show(instance)}"
+        )
+    if set(types) == {"string", "number", "boolean"} and isinstance(instance, (Mapping, list)):
+        as_json = json.dumps(instance, ensure_ascii=False, separators=(", ", ": "))
+        if len(as_json) <= _MAX_SHOWN and "'" not in as_json:
+            return f"{message}; to solve this, pass it as a JSON string: {name or 'value'}: '{as_json}'"
+        return f"{message}; to solve this, pass it as a JSON string (quote the whole value)"
     listed = [option["enum"] for option in schema.get("anyOf", ()) if "enum" in option] or [schema.get("enum", [])]
     allowed = [v for v in listed[0] if v not in (None, "")]
     if allowed:
