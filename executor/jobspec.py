@@ -120,7 +120,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
         main["args"] = [*main.get("args", []), f"{pc.MAIN_STAGING_DIR}/{pc.SCRIPT_FILE}"]
     else:
         raise ExpandError(f"{where}: expand() takes container or script templates only")
-    main["name"] = "main"
+    main = {"name": "main", **{k: v for k, v in main.items() if k != "name"}}
     if not main.get("image"):
         raise ExpandError(f"{where}: container.image is required; set the image main runs in")
 
@@ -347,7 +347,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
             "backoffLimit": 0,
             "template": {
                 "metadata": {
-                    "labels": labels,
+                    "labels": dict(labels),
                     "annotations": {
                         **pod_meta["annotations"],
                         **node_annotations,
