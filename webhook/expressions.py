@@ -30,6 +30,8 @@ depends (DAG task `depends`, Argo's enhanced depends logic)
 when (govaluate semantics, evaluated after substitution)
     evaluate_when(text) -> bool           raises ExpressionError (syntax, types, non-boolean result)
     check_when_syntax(text_with_tags)     admission: tags become placeholders; `{{= ...}}` bodies are compiled too
+    check_expression_syntax(text_with_tags) -> Expression
+                                          admission check of a bare `expression:` field that contains simple tags
 
 expr-lang ({{= ...}}, valueFrom.expression, retryStrategy.expression, hooks' expression)
     compile_expression(text) -> Expression   cached; raises ExpressionError(code "syntax"/"unsupported"/"limit")
@@ -69,10 +71,11 @@ from typing import Any, Literal
 import re2
 
 MAX_EXPRESSION_LENGTH = 10 * 1024  # characters of one expression / when / depends text
-MAX_DEPTH = 64  # nesting of parentheses, brackets, calls and operators
+MAX_DEPTH = 64  # nesting of parentheses, brackets, calls and unary operators
+MAX_HEIGHT = 200  # operations on the longest path of a parsed expression (e.g. a chain of 200 "+")
 MAX_STRING_LENGTH = 1024 * 1024  # characters of any string an expression builds
 MAX_LIST_LENGTH = 100_000  # items of any list an expression builds
-MAX_STEPS = 2_000_000  # loop iterations x body size, over one evaluation
+MAX_STEPS = 1_000_000  # loop iterations x body size, over one evaluation
 MAX_REGEX_LENGTH = 4 * 1024  # characters of a regular expression pattern
 
 ErrorCode = Literal["syntax", "unsupported", "evaluation", "unresolved", "limit"]
@@ -552,9 +555,17 @@ class _WhenParser:
         self.tokens = _when_tokens(text)
         self.index = 0
         self.depth = 0
+        self.heights: dict[int, int] = {}  # id(node) -> operations on its longest path
 
     def error(self, detail: str, position: int, hint: str = "", code: ErrorCode = "syntax") -> ExpressionError:
         return ExpressionError(detail, position=position, language="when", text=self.text, hint=hint, code=code)
+
+    def grow(self, node: _WhenNode, *kids: _WhenNode) -> _WhenNode:
+        height = 1 + max((self.heights.get(id(kid), 1) for kid in kids), default=0)
+        if height > MAX_HEIGHT:
+            raise self.error("nests too deeply", node[-1], f"the limit is {MAX_HEIGHT} operations deep", "limit")
+        self.heights[id(node)] = height
+        return node
 
     def unexpected(self, token: tuple[str, Any, int], expected: str) -> ExpressionError:
         kind, value, pos = token
@@ -595,7 +606,8 @@ class _WhenParser:
             kind, value, pos = self.peek()
             if kind == "op" and value == "??":
                 self.take()
-                node = ("coalesce", node, self.binary(1), pos)
+                right = self.binary(1)
+                node = self.grow(("coalesce", node, right, pos), node, right)
             elif kind == "op" and value == "?":
                 self.take()
                 then = self.ternary()
@@ -603,7 +615,8 @@ class _WhenParser:
                 if colon[0] != "op" or colon[1] != ":":
                     raise self.unexpected(colon, '":"')
                 self.take()
-                node = ("cond", node, then, self.ternary(), pos)
+                otherwise = self.ternary()
+                node = self.grow(("cond", node, then, otherwise, pos), node, then, otherwise)
             else:
                 break
         self.depth -= 1
@@ -622,7 +635,7 @@ class _WhenParser:
             self.enter(pos)
             right = self.binary(prec if value == "**" else prec + 1)
             self.depth -= 1
-            left = ("bin", value, left, right, pos)
+            left = self.grow(("bin", value, left, right, pos), left, right)
 
     def unary(self) -> _WhenNode:
         kind, value, pos = self.peek()
@@ -631,7 +644,7 @@ class _WhenParser:
             self.enter(pos)
             operand = self.unary()
             self.depth -= 1
-            return ("unary", value, operand, pos)
+            return self.grow(("unary", value, operand, pos), operand)
         return self.primary()
 
     def primary(self) -> _WhenNode:
@@ -748,6 +761,8 @@ def _when_eval(node: _WhenNode) -> Any:
         hint = "quote values that contain it, e.g. 'my-value'" if op == "-" else "use numbers on both sides"
         raise _Fail(f'"{op}" needs numbers, got {_when_type(bad)} {_when_repr(bad)}', pos, hint)
     try:
+        if op == "+":
+            return left + right
         if op == "-":
             return left - right
         if op == "*":
@@ -829,6 +844,30 @@ def check_when_syntax(text: str) -> None:
     except ExpressionError as error:
         raise ExpressionError(
             error.detail, position=error.position, language="when", text=text, hint=error.hint, code=error.code
+        ) from None
+
+
+def check_expression_syntax(text: str, *, language: str = "expression") -> Expression:
+    """Admission check of a bare `expression:` field that may contain simple tags (Argo substitutes them before
+    evaluating, e.g. `{{inputs.parameters.safe-to-retry}} == true`): each simple tag becomes a placeholder name of
+    the same length, so positions point into the original text. Returns the compiled placeholder expression (its
+    references() are the variables read directly); raises ExpressionError."""
+    _check_length(text, language)
+    unclosed = find_unclosed_tag(text)
+    if unclosed is not None:
+        raise ExpressionError(
+            'unclosed "{{"', position=unclosed, language=language, text=text, hint='close the tag with "}}"'
+        )
+    placeholder = list(text)
+    for tag in find_tags(text):
+        placeholder[tag.start] = "x"
+        for index in range(tag.start + 1, tag.end):
+            placeholder[index] = "_"
+    try:
+        return compile_expression("".join(placeholder), language=language)
+    except ExpressionError as error:
+        raise ExpressionError(
+            error.detail, position=error.position, language=language, text=text, hint=error.hint, code=error.code
         ) from None
 
 
@@ -1317,6 +1356,8 @@ def _expr_tokens(text: str, language: str, jsonpath_mode: bool) -> list[_Token]:
     while pos < length:
         m = _EXPR_TOKEN.match(text, pos)
         char = text[pos]
+        if m is not None and m.lastgroup == "op" and text.startswith("/*", pos):
+            m = None  # an unclosed block comment
         if m is None:
             if char in "\"'":
                 detail, hint = "unclosed string literal", f"add the closing {char}"
@@ -1324,6 +1365,8 @@ def _expr_tokens(text: str, language: str, jsonpath_mode: bool) -> list[_Token]:
                 detail, hint = "unclosed string literal", "add the closing `"
             elif text.startswith("/*", pos):
                 detail, hint = "unclosed comment", 'close it with "*/"'
+            elif char == "=":
+                detail, hint = 'unexpected character "="', 'use "==" to compare'
             else:
                 detail, hint = f'unexpected character "{char}"', "remove it or put it in a string"
             raise ExpressionError(detail, position=pos, language=language, text=text, hint=hint)
@@ -1415,6 +1458,7 @@ class _Node:
     pos: int
     value: Any = None
     kids: tuple[_Node, ...] = ()
+    height: int = 1
 
 
 class _ExprParser:
@@ -1426,6 +1470,7 @@ class _ExprParser:
         self.depth = 0
         self.closures = 0
         self.jsonpath_mode = jsonpath_mode
+        self.pipe_extra = 0  # 1 while parsing the call on the right of "|": it gets the left side as first argument
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def error(self, detail: str, position: int, hint: str = "", code: ErrorCode = "syntax") -> ExpressionError:
@@ -1468,6 +1513,14 @@ class _ExprParser:
         if self.depth > MAX_DEPTH:
             raise self.error("nests too deeply", position, f"the limit is {MAX_DEPTH} levels", "limit")
 
+    def node(self, kind: str, pos: int, value: Any = None, kids: tuple[_Node, ...] = ()) -> _Node:
+        height = 1 + max((kid.height for kid in kids), default=0)
+        if height > MAX_HEIGHT:
+            raise self.error(
+                "nests too deeply", pos, f"the limit is {MAX_HEIGHT} operations deep; split it into parts", "limit"
+            )
+        return _Node(kind, pos, value, kids, height)
+
     # -- grammar -------------------------------------------------------------------------------------------------
     def parse(self) -> _Node:
         if self.peek()[0] == "end":
@@ -1508,12 +1561,14 @@ class _ExprParser:
             for _ in range(span):
                 self.take()
             if op == "|":
+                self.pipe_extra = 1
                 right = self.expression(1)
+                self.pipe_extra = 0
                 if right.kind not in ("call", "method"):
                     raise self.error(
                         'the right side of "|" must be a function call', right.pos, "e.g. x | upper() | trim()"
                     )
-                left = _Node(right.kind, right.pos, right.value, (left, *right.kids))
+                left = self.node(right.kind, right.pos, right.value, (left, *right.kids))
                 continue
             right = self.expression(prec if right_assoc else prec + 1)
             left = self.combine(op, left, right, pos)
@@ -1522,7 +1577,7 @@ class _ExprParser:
             then = self.expression(0)
             self.expect_op(":")
             otherwise = self.expression(0)
-            left = _Node("cond", pos, None, (left, then, otherwise))
+            left = self.node("cond", pos, None, (left, then, otherwise))
         self.depth -= 1
         return left
 
@@ -1530,10 +1585,10 @@ class _ExprParser:
         if op in ("and", "&&", "or", "||"):
             kind = "and" if op in ("and", "&&") else "or"
             kids = (*left.kids, right) if left.kind == kind else (left, right)
-            return _Node(kind, pos, op, kids)
+            return self.node(kind, pos, op, kids)
         if op == "??":
-            return _Node("coalesce", pos, op, (left, right))
-        return _Node("binary", pos, op, (left, right))
+            return self.node("coalesce", pos, op, (left, right))
+        return self.node("binary", pos, op, (left, right))
 
     def unary(self) -> _Node:
         kind, value, pos = self.peek()
@@ -1542,14 +1597,14 @@ class _ExprParser:
             self.enter(pos)
             operand = self.expression(_UNARY[value])
             self.depth -= 1
-            return _Node("unary", pos, value, (operand,))
+            return self.node("unary", pos, value, (operand,))
         return self.postfix(self.primary())
 
     def primary(self) -> _Node:
         token = self.take()
         kind, value, pos = token
         if kind == "num" or kind == "str":
-            return _Node("lit", pos, value)
+            return self.node("lit", pos, value)
         if kind == "ptr":
             name = value[1:]
             if value.startswith("#") and self.closures == 0:
@@ -1560,7 +1615,7 @@ class _ExprParser:
                 )
             if name not in ("", "index", "acc"):
                 raise self.error(f'unknown pointer "{value}"', pos, "use #, #index or #acc")
-            return _Node("ptr", pos, name)
+            return self.node("ptr", pos, name)
         if kind == "op":
             if value == "(":
                 self.enter(pos)
@@ -1576,13 +1631,13 @@ class _ExprParser:
                 name = self.take()
                 if name[0] != "name":
                     raise self.expected(name, "a field name after '.'")
-                return _Node("member", pos, None, (_Node("ptr", pos, ""), _Node("lit", name[2], name[1])))
+                return self.node("member", pos, None, (self.node("ptr", pos, ""), self.node("lit", name[2], name[1])))
             raise self.expected(token, "a value")
         if kind == "name":
             if value in ("true", "false"):
-                return _Node("lit", pos, value == "true")
+                return self.node("lit", pos, value == "true")
             if value == "nil":
-                return _Node("lit", pos, None)
+                return self.node("lit", pos, None)
             if value in _RESERVED:
                 raise self.error(
                     f'"{value}" is not supported', pos, "Trellis evaluates single expressions", "unsupported"
@@ -1591,7 +1646,7 @@ class _ExprParser:
                 raise self.expected(token, "a value")
             if self.is_op("("):
                 return self.call(value, pos)
-            return _Node("name", pos, value)
+            return self.node("name", pos, value)
         raise self.expected(token, "a value")
 
     def array(self, pos: int) -> _Node:
@@ -1604,7 +1659,7 @@ class _ExprParser:
             self.take()
         self.expect_op("]")
         self.depth -= 1
-        return _Node("array", pos, None, tuple(items))
+        return self.node("array", pos, None, tuple(items))
 
     def map_literal(self, pos: int) -> _Node:
         self.enter(pos)
@@ -1613,9 +1668,9 @@ class _ExprParser:
             key_token = self.take()
             kind, value, key_pos = key_token
             if kind in ("name", "str"):
-                key = _Node("lit", key_pos, value)
+                key = self.node("lit", key_pos, value)
             elif kind == "num":
-                key = _Node("lit", key_pos, format_value(value))
+                key = self.node("lit", key_pos, format_value(value))
             elif kind == "op" and value == "(":
                 key = self.expression(0)
                 self.expect_op(")")
@@ -1629,9 +1684,10 @@ class _ExprParser:
             self.take()
         self.expect_op("}")
         self.depth -= 1
-        return _Node("map", pos, None, tuple(pairs))
+        return self.node("map", pos, None, tuple(pairs))
 
     def call(self, name: str, pos: int) -> _Node:
+        extra, self.pipe_extra = self.pipe_extra, 0
         self.enter(pos)
         self.expect_op("(")
         args: list[_Node] = []
@@ -1639,7 +1695,7 @@ class _ExprParser:
         if name not in _FUNCTIONS and not predicate:
             raise self.error(f"unknown function {name}()", pos, _suggest_function(name), "unsupported")
         while not self.is_op(")"):
-            if predicate and len(args) == 1:
+            if predicate and len(args) + extra == 1:
                 args.append(self.closure())
             else:
                 args.append(self.expression(0))
@@ -1649,16 +1705,16 @@ class _ExprParser:
         self.expect_op(")")
         self.depth -= 1
         if not predicate:
-            self.check_arity(name, _FUNCTIONS[name], len(args), pos)
+            self.check_arity(name, _FUNCTIONS[name], len(args) + extra, pos)
         if predicate:
             low, high = _PREDICATES[name]
-            if not low <= len(args) <= high:
+            if not low <= len(args) + extra <= high:
                 raise self.error(
-                    f"{name}() takes {low if low == high else f'{low} to {high}'} arguments, got {len(args)}",
+                    f"{name}() takes {low if low == high else f'{low} to {high}'} arguments, got {len(args) + extra}",
                     pos,
                     f"e.g. {name}(list, {{# > 1}})",
                 )
-        return _Node("call", pos, name, tuple(args))
+        return self.node("call", pos, name, tuple(args))
 
     def closure(self) -> _Node:
         pos = self.peek()[2]
@@ -1670,7 +1726,7 @@ class _ExprParser:
         else:
             body = self.expression(0)
         self.closures -= 1
-        return _Node("closure", pos, _count_nodes(body), (body,))
+        return self.node("closure", pos, _count_nodes(body), (body,))
 
     def check_arity(self, name: str, function: Callable[..., Any], count: int, pos: int) -> None:
         problem = _arity_problem(function, count)
@@ -1689,7 +1745,7 @@ class _ExprParser:
                     self.take()
                     key = self.expression(0)
                     self.expect_op("]")
-                    node = _Node("member", pos, "?", (node, key))
+                    node = self.node("member", pos, "?", (node, key))
                     self.depth -= 1
                     continue
                 name = self.take()
@@ -1698,26 +1754,29 @@ class _ExprParser:
                 if self.is_op("("):
                     node = self.method(node, name[1], name[2])
                 else:
-                    node = _Node("member", pos, "?" if value == "?." else None, (node, _Node("lit", name[2], name[1])))
+                    node = self.node(
+                        "member", pos, "?" if value == "?." else None, (node, self.node("lit", name[2], name[1]))
+                    )
             else:
                 if self.is_op(":"):
                     self.take()
-                    upper = _Node("lit", pos, None) if self.is_op("]") else self.expression(0)
+                    upper = self.node("lit", pos, None) if self.is_op("]") else self.expression(0)
                     self.expect_op("]")
-                    node = _Node("slice", pos, None, (node, _Node("lit", pos, None), upper))
+                    node = self.node("slice", pos, None, (node, self.node("lit", pos, None), upper))
                 else:
                     key = self.expression(0)
                     if self.is_op(":"):
                         self.take()
-                        upper = _Node("lit", pos, None) if self.is_op("]") else self.expression(0)
+                        upper = self.node("lit", pos, None) if self.is_op("]") else self.expression(0)
                         self.expect_op("]")
-                        node = _Node("slice", pos, None, (node, key, upper))
+                        node = self.node("slice", pos, None, (node, key, upper))
                     else:
                         self.expect_op("]")
-                        node = _Node("member", pos, None, (node, key))
+                        node = self.node("member", pos, None, (node, key))
             self.depth -= 1
 
     def method(self, target: _Node, name: str, pos: int) -> _Node:
+        extra, self.pipe_extra = self.pipe_extra, 0
         self.expect_op("(")
         args: list[_Node] = []
         while not self.is_op(")"):
@@ -1729,8 +1788,8 @@ class _ExprParser:
         if target.kind == "name" and target.value == "sprig":
             if name not in _SPRIG:
                 raise self.error(f"sprig.{name}() is not supported", pos, _suggest_sprig(name), "unsupported")
-            self.check_arity("sprig." + name, _SPRIG[name], len(args), pos)
-            return _Node("call", pos, "sprig." + name, tuple(args))
+            self.check_arity("sprig." + name, _SPRIG[name], len(args) + extra, pos)
+            return self.node("call", pos, "sprig." + name, tuple(args))
         if name not in _METHODS:
             raise self.error(
                 f"method {name}() is not supported",
@@ -1738,7 +1797,7 @@ class _ExprParser:
                 "methods exist on durations (Seconds, Minutes, Hours, Milliseconds) and times (Unix, Format, Year...)",
                 "unsupported",
             )
-        return _Node("method", pos, name, (target, *args))
+        return self.node("method", pos, name, (target, *args))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -2160,19 +2219,20 @@ def _collect_references(node: _Node, out: list[tuple[str | int, ...]], names: se
 
 
 def _access_path(node: _Node) -> tuple[str | int, ...] | None:
-    if node.kind == "name":
-        return (node.value,)
-    if node.kind == "member":
-        key = node.kids[1]
-        base = _access_path(node.kids[0])
-        if base is None:
-            return None
-        if key.kind == "lit" and isinstance(key.value, str | int) and not isinstance(key.value, bool):
-            return (*base, key.value)
-        return base
-    if node.kind in ("slice", "method") and node.kids:
-        return _access_path(node.kids[0])
-    return None
+    """The constant path of a member chain from a variable; a computed key, slice or method ends it."""
+    chain: list[_Node] = []
+    while node.kind in ("member", "slice", "method"):
+        chain.append(node)
+        node = node.kids[0]
+    if node.kind != "name" or node.value == "sprig":
+        return None
+    path: list[str | int] = [node.value]
+    for link in reversed(chain):
+        key = link.kids[1] if link.kind == "member" else None
+        if key is None or key.kind != "lit" or not isinstance(key.value, str | int) or isinstance(key.value, bool):
+            break
+        path.append(key.value)
+    return tuple(path)
 
 
 def _non_constant_keys(node: _Node) -> list[_Node]:
