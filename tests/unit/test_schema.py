@@ -7,6 +7,7 @@ import functools
 import json
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -728,3 +729,8 @@ def test_a_few_levels_of_inline_templates_are_checked_all_the_way_down() -> None
     assert [str(e) for e in schema_errors(workflow(template))] == [
         f'spec.templates[0]{inner}.container.imagee: unknown field "imagee"; did you mean "image"?'
     ]
+
+
+def test_any_mapping_is_read_as_an_object() -> None:
+    document = workflow(echo(imagee="x"))
+    assert schema_errors(MappingProxyType(document)) == schema_errors(document) != []

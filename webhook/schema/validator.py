@@ -20,8 +20,8 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs in .venv; pyproject lists no override
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+import jsonschema  # type: ignore[import-untyped,unused-ignore]  # no stubs installed; see pyproject overrides
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped,unused-ignore]
 
 from webhook.errors import FieldError, join_path
 from webhook.schema.argo import ALL_DEFINITIONS, KINDS
@@ -129,6 +129,8 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
                 "FieldValueNotSupported",
             )
         ]
+    if not isinstance(obj, dict):
+        obj = dict(obj)  # JSON Schema's "object" is a dict; any other Mapping is read as one
     try:
         if _fast_check(f"kind.{kind}")(obj):
             return []
