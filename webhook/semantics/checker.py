@@ -237,7 +237,7 @@ class Checker:
         elif name and (problem := object_name_problem(name)):
             self.error("metadata.name", problem)
         if generate and (problem := object_name_problem(generate + "x")):
-            self.error("metadata.generateName", problem.replace(repr(generate + "x"), repr(generate)))
+            self.error("metadata.generateName", problem.replace(json.dumps(generate + "x"), json.dumps(generate)))
 
     def check_cron(self, spec: Mapping[str, Any]) -> None:
         schedule, schedules = spec.get("schedule"), spec.get("schedules")
@@ -1062,7 +1062,7 @@ class Checker:
                 if dep not in index:
                     self.error(
                         f"{p}.dependencies[{k}]",
-                        f'task "{dep}" is not defined in this DAG{suggest(dep, index.keys())}',
+                        f'task "{dep}" is not defined in this DAG{suggest(dep, index.keys(), listing="its tasks")}',
                         "FieldValueNotFound",
                     )
                 elif index[dep] not in edges[j]:
@@ -1082,7 +1082,8 @@ class Checker:
                     if op.task not in index:
                         self.error(
                             f"{p}.depends",
-                            f'task "{op.task}" is not defined in this DAG{suggest(op.task, index.keys())}',
+                            f'task "{op.task}" is not defined in this DAG'
+                            f"{suggest(op.task, index.keys(), listing='its tasks')}",
                             "FieldValueNotFound",
                         )
                         continue
@@ -1120,7 +1121,7 @@ class Checker:
                 if name not in index:
                     self.error(
                         f"{path}.dag.target",
-                        f'task "{name}" is not defined in this DAG{suggest(name, index.keys())}',
+                        f'task "{name}" is not defined in this DAG{suggest(name, index.keys(), listing="its tasks")}',
                         "FieldValueNotFound",
                     )
 

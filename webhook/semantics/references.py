@@ -141,10 +141,15 @@ def resolve(tag: str, scope: Scope) -> str:
         return _resolve_sibling(head, rest, scope)
     if head == "item":
         if not scope.in_loop:
-            where = "a step or task" if scope.node_kind else "a template (only steps and tasks loop)"
+            noun = {"tasks": "task", "steps": "step"}.get(scope.node_kind, "")
+            where = (
+                f'{noun} "{scope.node_name}" does not loop'
+                if noun
+                else f'template "{scope.template.name}" is not a step or task'
+            )
             return (
-                f"item is only set in a step or task with withItems, withParam or withSequence, not in {where}; "
-                "to solve this, pass it to the template as an argument"
+                f"item is only set in a step or task that loops (withItems, withParam or withSequence), and {where}; "
+                "to solve this, add a loop, or pass the value to the template as an input parameter"
             )
         if rest and scope.loop_keys:
             key = rest.split(".", 1)[0]
@@ -154,7 +159,7 @@ def resolve(tag: str, scope: Scope) -> str:
     if head == "pod":
         if rest != "name":
             return "pod.name is the only pod variable"
-        if not scope.template.leaf:
+        if scope.template.kind and not scope.template.leaf:
             return f"pod.name is only set in container and script templates, not in a {scope.template.kind} template"
         return ""
     if head in ("retries", "lastRetry"):
@@ -202,14 +207,14 @@ def _resolve_own_outputs(rest: str, template: TemplateInfo) -> str:
         if param in template.output_parameters:
             return ""
         return f'template "{template.name}" declares no output parameter "{param}"' + suggest(
-            param, template.output_parameters
+            param, template.output_parameters, listing="its output parameters"
         )
     if kind == "artifacts":
         art = name.rsplit(".path", 1)[0] if name.endswith(".path") else name
         if art in template.output_artifacts:
             return ""
         return f'template "{template.name}" declares no output artifact "{art}"' + suggest(
-            art, template.output_artifacts
+            art, template.output_artifacts, listing="its output artifacts"
         )
     return "use outputs.parameters.<name>, outputs.artifacts.<name>, outputs.result or outputs.exitCode"
 
@@ -236,8 +241,11 @@ def _resolve_workflow(rest: str, wf: WorkflowInfo) -> str:
             return ""
         return f'no output artifact has globalName "{name}"' + suggest(name, wf.global_artifacts)
     known = sorted(WORKFLOW_SCALARS - {"parameters.json", "labels.json", "annotations.json"})
+    hint = suggest(rest, known)
+    if hint:
+        return f"workflow.{rest} is not a workflow variable{hint.replace(chr(34), chr(34) + 'workflow.', 1)}"
     return (
-        f"workflow.{rest} is not a workflow variable{suggest(rest, known)}; use one of: workflow."
+        f"workflow.{rest} is not a workflow variable; use one of: workflow."
         + ", workflow.".join(known)
         + ", workflow.parameters.<name>, workflow.labels.<name>, workflow.annotations.<name>, "
         "workflow.outputs.parameters.<name>"
@@ -256,7 +264,7 @@ def _resolve_sibling(head: str, rest: str, scope: Scope) -> str:
     sibling = scope.siblings.get(name)
     where = "this DAG" if head == "tasks" else "this steps template"
     if sibling is None:
-        return f'{noun} "{name}" is not defined in {where}{suggest(name, scope.siblings.keys())}'
+        return f'{noun} "{name}" is not defined in {where}{suggest(name, scope.siblings.keys(), listing=f"its {head}")}'
     why = scope.visible(name)
     if why:
         return why
@@ -279,7 +287,7 @@ def _resolve_sibling(head: str, rest: str, scope: Scope) -> str:
             return ""
         return (
             f'template "{tmpl.name}" (run by {noun} "{name}") declares no output parameter "{param}"'
-            f"{suggest(param, tmpl.output_parameters)}"
+            f"{suggest(param, tmpl.output_parameters, listing='its output parameters')}"
         )
     if attr.startswith("outputs.artifacts."):
         art = attr[len("outputs.artifacts.") :]
@@ -288,7 +296,7 @@ def _resolve_sibling(head: str, rest: str, scope: Scope) -> str:
             return ""
         return (
             f'template "{tmpl.name}" (run by {noun} "{name}") declares no output artifact "{art}"'
-            f"{suggest(art, tmpl.output_artifacts)}"
+            f"{suggest(art, tmpl.output_artifacts, listing='its output artifacts')}"
         )
     return (
         f"{head}.{name}.{attr} is not a {noun} variable; use one of: id, status, startedAt, finishedAt, exitCode, "

@@ -9,6 +9,7 @@ the fix). They reproduce what Argo's controller accepts: durations are Go's `tim
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -52,15 +53,19 @@ def parse_duration(text: str) -> float | None:
     return sign * total if pos else None
 
 
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
 def duration_problem(text: str, *, allow_negative: bool = False) -> str:
     """Why `text` is not an Argo duration ("" if it is one)."""
     if text.strip().lstrip("+-").isdigit():
-        return f"{text!r} has no unit"
+        return f"{_q(text)} has no unit"
     seconds = parse_duration(text)
     if seconds is None:
-        return f"{text!r} is not a duration"
+        return f"{_q(text)} is not a duration"
     if seconds < 0 and not allow_negative:
-        return f"{text!r} is negative"
+        return f"{_q(text)} is negative"
     return ""
 
 
@@ -72,7 +77,7 @@ def cron_problem(schedule: str) -> str:
         if s.startswith(prefix):
             tz, _, s = s[len(prefix) :].partition(" ")
             if timezone_problem(tz):
-                return f"{schedule!r} names an unknown time zone {tz!r}"
+                return f"{_q(schedule)} names an unknown time zone {_q(tz)}"
             s = s.strip()
             break
     if not s:
@@ -81,18 +86,16 @@ def cron_problem(schedule: str) -> str:
         if s.startswith("@every "):
             every = s[len("@every ") :].strip()
             if duration_problem(every):
-                return f"{schedule!r}: {every!r} after @every is not a duration like 1h30m"
+                return f"{_q(every)} after @every is not a duration like 1h30m"
             return ""
         if s in DESCRIPTORS:
             return ""
-        return f"{schedule!r} is not a known descriptor (one of {', '.join(DESCRIPTORS)}, @every <duration>)"
+        return f"{_q(schedule)} is not a known descriptor"
     fields = s.split()
     if len(fields) != 5:
-        return (
-            f"{schedule!r} has {len(fields)} fields where 5 are expected (minute hour day-of-month month day-of-week)"
-        )
+        return f"{_q(schedule)} has {len(fields)} fields, not 5"
     if not croniter.is_valid(s):
-        return f"{schedule!r} is not a valid cron expression"
+        return f"{_q(schedule)} is not a valid cron expression"
     return ""
 
 
@@ -104,17 +107,17 @@ def timezone_problem(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{name!r} is not an IANA time zone"
+        return f"{_q(name)} is not an IANA time zone"
     return ""
 
 
 def object_name_problem(name: str) -> str:
     """Why `name` is not a valid Kubernetes object name (DNS-1123 subdomain)."""
     if len(name) > 253:
-        return f"{name!r} is longer than 253 characters"
+        return f"{_q(name)} is longer than 253 characters"
     if not _DNS1123_SUBDOMAIN.match(name):
         return (
-            f"{name!r} is not a valid name: use lower-case letters, digits, '-' and '.', "
+            f"{_q(name)} is not a valid name: use lower-case letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
         )
     return ""
@@ -123,23 +126,28 @@ def object_name_problem(name: str) -> str:
 def field_name_problem(name: str) -> str:
     """Why `name` is not a valid template/step/task name as Argo requires."""
     if len(name) > WORKFLOW_FIELD_NAME_MAX:
-        return f"{name!r} is longer than {WORKFLOW_FIELD_NAME_MAX} characters"
+        return f"{_q(name)} is longer than {WORKFLOW_FIELD_NAME_MAX} characters"
     if not _WORKFLOW_FIELD_NAME.match(name):
-        return f"{name!r} is not a valid name: use letters, digits and '-', starting with a letter or digit"
+        return f"{_q(name)} is not a valid name: use letters, digits and '-', starting with a letter or digit"
     return ""
 
 
 def param_name_problem(name: str) -> str:
     """Why `name` is not a valid parameter/artifact name as Argo requires."""
     if not _PARAM_NAME.match(name):
-        return f"{name!r} is not a valid name: use letters, digits, '_' and '-'"
+        return f"{_q(name)} is not a valid name: use letters, digits, '_' and '-'"
     return ""
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str:
-    """'; did you mean "x"?' for the closest candidate, or ''. Cheap enough for thousands of candidates."""
+def suggest(name: str, candidates: Iterable[str], *, listing: str = "") -> str:
+    """'; did you mean "x"?' for the closest candidate; else, with `listing` ("the DAG's tasks"), the candidates
+    when there are at most 8 of them; else ''. Cheap enough for thousands of candidates."""
     pool = sorted(candidates)
     if len(pool) > 2000:
         return ""
     best = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    return f'; did you mean "{best[0]}"?' if best else ""
+    if best:
+        return f'; did you mean "{best[0]}"?'
+    if listing and pool and len(pool) <= 8:
+        return f"; {listing} are: {', '.join(pool)}"
+    return ""
