@@ -25,13 +25,88 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import yaml
 
 from executor.artifacts.repository import location_in_repository, output_key, secret_env_name, secret_refs
 from executor.contract import ArtifactLocation, InputArtifact, PlanContext, StepSpec
-from executor.pod import config as pc
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fixed paths of the layout and the TRELLIS_POD_SPEC format the programs inside the pod read (executor.pod).
+# Secrets never appear in it: locations keep their Secret references ({name, key}); values arrive in env vars
+# named by executor.artifacts.repository.secret_env_name.
+# ---------------------------------------------------------------------------------------------------------------
+CONFIG_ENV = "TRELLIS_POD_SPEC"
+MAIN_WATCH_ENV = "TRELLIS_MAIN_WATCH"  # "kube" | "local" (docs/architecture.md, the main-exit channel)
+POD_NAME_ENV = "TRELLIS_POD_NAME"
+POD_NAMESPACE_ENV = "TRELLIS_POD_NAMESPACE"
+
+TRELLIS_ROOT = "/var/run/trellis"
+MOUNTS_DIR = f"{TRELLIS_ROOT}/mnt"  # init/wait see main's shared volumes at MOUNTS_DIR/<index>
+INPUTS_DIR = f"{TRELLIS_ROOT}/inputs"  # init writes inputs not under a shared volume here (subPath into main)
+STAGING_DIR = f"{TRELLIS_ROOT}/staging"  # init writes the script source here
+LOCAL_CHANNEL_DIR = f"{TRELLIS_ROOT}/local"  # local runtime: main.exit FIFO and main.stdout
+MAIN_STAGING_DIR = "/argo/staging"  # where main sees the staging volume (Argo's path)
+SCRIPT_FILE = "script"  # Argo appends /argo/staging/script to a script template's args
+TERMINATION_LOG = "/dev/termination-log"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+RESULT_LIMIT = 256 * 1024  # outputs.result keeps at most this many bytes of main's stdout (as Argo)
+REPORT_LIMIT = 3584  # termination message budget (kubelet limit 4096); larger reports are offloaded
+
+
+class InputSpec(TypedDict, total=False):
+    name: str
+    dest: str  # where init writes it (inside INPUTS_DIR or MOUNTS_DIR/<i>)
+    path: str  # where main sees it (for messages)
+    location: ArtifactLocation
+    mode: int
+    optional: bool
+    unpack: bool
+    merge: bool  # dest is the root of a shared volume: move the contents in instead of renaming
+
+
+class ScriptSpec(TypedDict):
+    dest: str
+    source: str
+
+
+class InitConfig(TypedDict, total=False):
+    v: int
+    script: ScriptSpec
+    inputs: list[InputSpec]
+
+
+class OutputParameterSpec(TypedDict, total=False):
+    name: str
+    path: str  # where wait reads it
+    declared: str  # the path main wrote (for messages)
+    default: str
+
+
+class OutputArtifactSpec(TypedDict, total=False):
+    name: str
+    path: str
+    declared: str
+    archive: Literal["tar", "none"]
+    compression_level: int
+    optional: bool
+    location: ArtifactLocation  # where to upload (repository + key, or the artifact's own s3/http location)
+
+
+class WaitConfig(TypedDict, total=False):
+    v: int
+    result: bool  # capture main's stdout as outputs.result
+    parameters: list[OutputParameterSpec]
+    artifacts: list[OutputArtifactSpec]
+    report_location: ArtifactLocation  # where a report too large for the termination message goes
+    report_path: str
+
+
+def empty_wait_config() -> dict[str, Any]:
+    return {"v": 1, "result": True, "parameters": [], "artifacts": [], "report_path": TERMINATION_LOG}
+
 
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"
 ANNOTATION_NODE_ID = "workflows.argoproj.io/node-id"
@@ -117,7 +192,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     elif "script" in tmpl:
         main = _clean_container(tmpl["script"])
         script_source = str(tmpl["script"].get("source", ""))
-        main["args"] = [*main.get("args", []), f"{pc.MAIN_STAGING_DIR}/{pc.SCRIPT_FILE}"]
+        main["args"] = [*main.get("args", []), f"{MAIN_STAGING_DIR}/{SCRIPT_FILE}"]
     else:
         raise ExpandError(f"{where}: expand() takes container or script templates only")
     main = {"name": "main", **{k: v for k, v in main.items() if k != "name"}}
@@ -159,11 +234,11 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
             return None
         used[best] = None
         rel = posixpath.relpath(norm, roots[best].path)
-        return f"{pc.MOUNTS_DIR}/{best}" + ("" if rel == "." else f"/{rel}")
+        return f"{MOUNTS_DIR}/{best}" + ("" if rel == "." else f"/{rel}")
 
     # --- wait config ---------------------------------------------------------------------------------------
     repository = context.artifact_repository
-    wait_cfg: dict[str, Any] = pc.empty_wait_config()
+    wait_cfg: dict[str, Any] = empty_wait_config()
     for i, p in enumerate(out_params):
         path = p["valueFrom"]["path"]
         entry: dict[str, Any] = {"name": p["name"], "declared": path, "path": inside(path, wait_roots)}
@@ -205,23 +280,23 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
         entry = _input_entry(art_in)
         dest = inside(art_in["path"], init_roots)
         if dest is None:
-            dest = f"{pc.INPUTS_DIR}/{_safe(art_in['name'])}"
+            dest = f"{INPUTS_DIR}/{_safe(art_in['name'])}"
             main_mounts.append(
                 {"name": "trellis-inputs", "mountPath": art_in["path"], "subPath": _safe(art_in["name"])}
             )
             uses_inputs_volume = True
         else:
-            entry["merge"] = dest.count("/") == pc.MOUNTS_DIR.count("/") + 1
+            entry["merge"] = dest.count("/") == MOUNTS_DIR.count("/") + 1
         entry["dest"] = dest
         init_cfg["inputs"].append(entry)
     if uses_inputs_volume:
         own_volumes.append({"name": "trellis-inputs", "emptyDir": {}})
-        init_mounts.append({"name": "trellis-inputs", "mountPath": pc.INPUTS_DIR})
+        init_mounts.append({"name": "trellis-inputs", "mountPath": INPUTS_DIR})
     if script_source is not None:
-        init_cfg["script"] = {"dest": f"{pc.STAGING_DIR}/{pc.SCRIPT_FILE}", "source": script_source}
+        init_cfg["script"] = {"dest": f"{STAGING_DIR}/{SCRIPT_FILE}", "source": script_source}
         own_volumes.append({"name": "trellis-staging", "emptyDir": {}})
-        init_mounts.append({"name": "trellis-staging", "mountPath": pc.STAGING_DIR})
-        main_mounts.append({"name": "trellis-staging", "mountPath": pc.MAIN_STAGING_DIR, "readOnly": True})
+        init_mounts.append({"name": "trellis-staging", "mountPath": STAGING_DIR})
+        main_mounts.append({"name": "trellis-staging", "mountPath": MAIN_STAGING_DIR, "readOnly": True})
     for index in init_roots:
         init_mounts.append(_root_mount(roots[index], index, read_only=False))
     for index in wait_roots:
@@ -243,21 +318,21 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     pod_fields = {f: _pod_field(f, tmpl, spec) for f in _POD_FIELDS}
     automount = tmpl.get("automountServiceAccountToken", spec.get("automountServiceAccountToken"))
     main_gets_token = automount is True or (automount is None and pod_fields["serviceAccountName"] is not None)
-    wait_env: list[dict[str, Any]] = [{"name": pc.MAIN_WATCH_ENV, "value": context.runtime}]
+    wait_env: list[dict[str, Any]] = [{"name": MAIN_WATCH_ENV, "value": context.runtime}]
     if context.runtime == "kube":
         own_volumes.append(_token_volume())
-        wait_mounts.append({"name": "trellis-token", "mountPath": pc.SERVICE_ACCOUNT_DIR, "readOnly": True})
+        wait_mounts.append({"name": "trellis-token", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
         wait_env += [
-            {"name": pc.POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": pc.POD_NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": POD_NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         ]
     else:
         own_volumes.append({"name": "trellis-local", "emptyDir": {}})
-        wait_mounts.append({"name": "trellis-local", "mountPath": pc.LOCAL_CHANNEL_DIR})
+        wait_mounts.append({"name": "trellis-local", "mountPath": LOCAL_CHANNEL_DIR})
     if main_gets_token:
         if context.runtime != "kube":
             own_volumes.append(_token_volume())
-        main_mounts.append({"name": "trellis-token", "mountPath": pc.SERVICE_ACCOUNT_DIR, "readOnly": True})
+        main_mounts.append({"name": "trellis-token", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
     main["volumeMounts"] = main_mounts
 
     # --- containers ----------------------------------------------------------------------------------------
@@ -279,7 +354,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
         env=[_config_env(wait_cfg, where=where), *wait_env, *wait_secrets],
         mounts=wait_mounts,
     )
-    wait["terminationMessagePath"] = pc.TERMINATION_LOG
+    wait["terminationMessagePath"] = TERMINATION_LOG
     wait["terminationMessagePolicy"] = "File"
     init_containers += [_clean_container(c) for c in tmpl.get("initContainers") or []]
     for sidecar in tmpl.get("sidecars") or []:
@@ -390,7 +465,7 @@ def _output_dirs(paths: Iterable[str], user_roots: list[_Root]) -> list[str]:
 
 
 def _root_mount(root: _Root, index: int, *, read_only: bool) -> dict[str, Any]:
-    mount: dict[str, Any] = {"name": root.volume, "mountPath": f"{pc.MOUNTS_DIR}/{index}"}
+    mount: dict[str, Any] = {"name": root.volume, "mountPath": f"{MOUNTS_DIR}/{index}"}
     if root.sub_path:
         mount["subPath"] = root.sub_path
     if read_only:
@@ -478,7 +553,7 @@ def _config_env(cfg: Mapping[str, Any], *, where: str) -> dict[str, str]:
             f"{where}: the script source and artifact configuration take {len(text.encode())} bytes, more than "
             f"{MAX_CONFIG_BYTES} fit in one environment variable; move the script into the image or an artifact"
         )
-    return {"name": pc.CONFIG_ENV, "value": text}
+    return {"name": CONFIG_ENV, "value": text}
 
 
 def _executor_container(
