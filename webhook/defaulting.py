@@ -22,6 +22,9 @@ Deliberately *not* defaulted, and why:
   `serviceAccountName` (absent means the namespace's default account, which the cluster resolves), DAG
   `failFast` (absent = true), artifact `archive` (absent = tar+gzip): the engine applies these at run time,
   and writing them would show up as drift in Argo CD for every manifest.
+- Anything on a Workflow that has started (`status.phase` set, e.g. an UPDATE that only adds a label to a
+  Workflow created while the webhook was down): its spec may no longer change, so a default would get the
+  update denied.
 - `retryPolicy` inside `templateDefaults`, and in any template when `templateDefaults` sets a retryStrategy:
   Argo merges `templateDefaults` into each template, so a value written into one would override the other.
   For the same reason templates of WorkflowTemplate/ClusterWorkflowTemplate are left alone: the Workflow that
@@ -76,7 +79,7 @@ def default_patch(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
         workflow_spec = spec.get("workflowSpec")
         if isinstance(workflow_spec, Mapping):
             ops.extend(_workflow_spec_ops(workflow_spec, ("spec", "workflowSpec"), default_templates=True))
-    elif kind == "Workflow":
+    elif kind == "Workflow" and not _started(obj):
         ops.extend(_workflow_spec_ops(spec, ("spec",), default_templates=True))
     elif kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
         ops.extend(_workflow_spec_ops(spec, ("spec",), default_templates=False))
@@ -91,6 +94,12 @@ def apply_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
         return document
     patched: dict[str, Any] = jsonpatch.apply_patch(document, ops)
     return patched
+
+
+def _started(obj: Mapping[str, Any]) -> bool:
+    """A Workflow with a `status.phase` has started: its spec is frozen (webhook.validation denies changes)."""
+    status = obj.get("status")
+    return isinstance(status, Mapping) and bool(status.get("phase"))
 
 
 def _workflow_spec_ops(

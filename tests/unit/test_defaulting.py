@@ -121,6 +121,16 @@ def retrying(name: str = "main", **strategy: Any) -> dict[str, Any]:
             [{"op": "add", "path": "/spec/workflowSpec/templates/0/retryStrategy/retryPolicy", "value": "OnFailure"}],
             id="cron-workflow-spec-templates",
         ),
+        pytest.param(
+            {**workflow(retrying(limit=3)), "status": {"phase": "Running"}},
+            [],
+            id="a-started-workflow-is-left-alone",
+        ),
+        pytest.param(
+            {**workflow(retrying(limit=3)), "status": {}},
+            [{"op": "add", "path": "/spec/templates/0/retryStrategy/retryPolicy", "value": "OnFailure"}],
+            id="an-empty-status-is-not-started",
+        ),
         pytest.param(workflow(), [], id="nothing-to-default"),
         pytest.param({"kind": "Workflow", "spec": "garbage"}, [], id="wrong-shape-is-skipped"),
         pytest.param(
