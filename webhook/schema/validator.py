@@ -13,6 +13,7 @@ manifests that have errors, to find and explain all of them.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import functools
 import json
@@ -340,6 +341,9 @@ def _describe_value(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, (datetime.date, datetime.time)):
+        # Only a YAML loader that resolves timestamps produces these; kubectl sends them as strings.
+        return f"a YAML timestamp ({value.isoformat()})"
     return type(value).__name__
 
 
