@@ -13,6 +13,8 @@ Invariants:
   allowed untouched (the webhook configurations do not send them, but a wider rule must not break the cluster).
 - `dryRun` requests are answered exactly like real ones: admission has no side effects (`sideEffects: None`).
 - UPDATE passes `oldObject` to the validator, which decides what may change on an existing object.
+- The validator sees the object in the request's namespace (`metadata.namespace` filled in when the manifest
+  has none, as the API server stores it), so template references resolve where the object will live.
 - The validator and defaulter are parameters (webhook.validation.validate, webhook.defaulting.default_patch in
   production), so this module stays independent of how they are built.
 """
@@ -243,7 +245,7 @@ def admit_validation(review: Review, *, validate: Validator) -> AdmissionRespons
     if not isinstance(obj, dict):
         return deny(review, bad_object_status(review))
     old = review.old_object if review.operation == "UPDATE" and isinstance(review.old_object, dict) else None
-    result = validate(obj, operation=review.operation, old=old)
+    result = validate(_in_namespace(obj, review.namespace), operation=review.operation, old=old)
     response = allow(review) if result.ok else deny(review, invalid_status(review, result.errors))
     if result.warnings:
         response["warnings"] = list(result.warnings)
@@ -265,6 +267,18 @@ def admit_defaulting(review: Review, *, default: Defaulter) -> AdmissionResponse
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode("ascii")
     return response
+
+
+def _in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The object as it will be stored: in the request's namespace, even if the manifest names none.
+
+    Validation resolves `workflowTemplateRef`/`templateRef` in metadata.namespace. A shallow copy: the review's
+    object is not changed (and the defaulting patch is computed from the raw object).
+    """
+    metadata = obj.get("metadata")
+    if not namespace or not isinstance(metadata, dict) or metadata.get("namespace"):
+        return obj
+    return {**obj, "metadata": {**metadata, "namespace": namespace}}
 
 
 def _needs_review(review: Review) -> bool:

@@ -14,8 +14,12 @@ import argparse
 import ipaddress
 import os
 import sys
+import threading
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     serve.add_argument("--io-timeout", type=float, default=10.0, help="seconds a stalled TLS read/write may take")
     serve.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024)
     serve.add_argument("--log-level", default=env("TRELLIS_WEBHOOK_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--templates-from-cluster",
+        action="store_true",
+        default=env("TRELLIS_WEBHOOK_TEMPLATES_FROM_CLUSTER", "") == "true",
+        help="look up referenced WorkflowTemplates/ClusterWorkflowTemplates in the cluster and deny references "
+        "to ones that do not exist (needs get on both resources)",
+    )
+    serve.add_argument("--kubeconfig", type=Path, help="with --templates-from-cluster outside a Pod")
 
     certs = sub.add_parser("certs", help="create a CA + serving certificate and the webhook configurations")
     certs.add_argument("--service", required=True, help="the webhook's Service name")
@@ -68,8 +80,17 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail("serve: --cert and --key are required (create them with `trellis webhook certs`)")
     if args.workers < 1 or args.threads < 1:
         return _fail("serve: --workers and --threads must be at least 1")
+    context = None
+    if args.templates_from_cluster:
+        from webhook.validation import ValidationContext
+
+        context = ValidationContext(resolve_template=ClusterTemplates(args.kubeconfig), authoritative=True)
     settings = WebhookSettings(
-        cert_file=args.cert, key_file=args.key, max_body_bytes=args.max_body_bytes, io_timeout=args.io_timeout
+        cert_file=args.cert,
+        key_file=args.key,
+        max_body_bytes=args.max_body_bytes,
+        io_timeout=args.io_timeout,
+        validation_context=context,
     )
     options = ServeOptions(
         bind=args.bind, workers=args.workers, threads=args.threads, keepalive=args.keepalive, log_level=args.log_level
@@ -120,3 +141,67 @@ def _certs(args: argparse.Namespace) -> int:
             write_atomically(path, yaml.safe_dump(doc, sort_keys=False).encode(), mode=0o644)
             print(f"wrote {path}")
     return 0
+
+
+class ClusterTemplates:
+    """The webhook's template lookup (ValidationContext.resolve_template): GET WorkflowTemplates and
+    ClusterWorkflowTemplates from the API server, found ones cached for `ttl` seconds.
+
+    Not-found answers are never cached, so `kubectl apply -f dir/` holding a template and the Workflow using it
+    succeeds. Any other API error raises: the review is denied as an internal error (failurePolicy Fail), never
+    allowed unchecked. The client is built on first use in each gunicorn worker (not before the fork).
+    """
+
+    def __init__(self, kubeconfig: Path | None, *, ttl: float = 5.0, clock: Any = time.monotonic) -> None:
+        self.kubeconfig = kubeconfig
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._api: Any = None
+        self._pid = 0
+        self._cache: dict[tuple[str, str, str], tuple[float, Mapping[str, Any]]] = {}
+
+    def _custom_objects(self) -> Any:
+        from kubernetes import client, config
+
+        with self._lock:
+            if self._api is None or self._pid != os.getpid():
+                configuration = client.Configuration()
+                if self.kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                else:
+                    config.load_kube_config(  # type: ignore[no-untyped-call]  # the client ships no annotations
+                        config_file=str(self.kubeconfig) if self.kubeconfig else None,
+                        client_configuration=configuration,
+                    )
+                self._api = client.CustomObjectsApi(client.ApiClient(configuration))
+                self._pid = os.getpid()
+                self._cache.clear()
+            return self._api
+
+    def __call__(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        key = (kind, namespace, name)
+        now = self.clock()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        api = self._custom_objects()
+        try:
+            if kind == "ClusterWorkflowTemplate":
+                found = api.get_cluster_custom_object("argoproj.io", "v1alpha1", "clusterworkflowtemplates", name)
+            elif namespace:
+                found = api.get_namespaced_custom_object(
+                    "argoproj.io", "v1alpha1", namespace, "workflowtemplates", name
+                )
+            else:
+                return None
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(found, Mapping):
+            return None
+        self._cache[key] = (now, found)
+        return found

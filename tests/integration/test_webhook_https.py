@@ -19,6 +19,10 @@ from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import WebhookProcess, issue_certs
+from tests.standin.fixture import kube
+from tests.standin.server import KubeStandin
+
+__all__ = ["kube"]  # the stand-in's pytest fixture, used by name below
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seed"
 UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
@@ -536,3 +540,55 @@ def test_a_rotated_certificate_is_served_on_new_connections_without_a_restart(
         assert kept_alive.get(server.url + "/healthz", verify=server.ca, timeout=10).status_code == 200
     assert server.process.poll() is None and server.process.pid == pid
     assert admit(server, "/validate", review(HELLO)) == {"uid": UID, "allowed": True}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Template references checked against the cluster (the Kubernetes API stand-in)
+# ----------------------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def uses_template(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "from-template-"},  # no namespace: it comes from the request
+        "spec": {"workflowTemplateRef": {"name": name}},
+    }
+
+
+def test_template_references_are_checked_against_the_cluster(
+    kube: KubeStandin, start_webhook_server: Callable[..., WebhookProcess]
+) -> None:
+    for crd in ("workflowtemplates", "clusterworkflowtemplates"):
+        kube.create(yaml.safe_load((ROOT / "crds" / f"{crd}.argoproj.io.yaml").read_text()))
+    for namespace in ("team-a", "team-b"):
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    kube.create(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "build", "namespace": "team-a"},
+            "spec": {"entrypoint": "main", "templates": [{"name": "main", "container": {"image": "alpine:3.20"}}]},
+        },
+        namespace="team-a",
+    )
+    assert kube.kubeconfig is not None
+    server = start_webhook_server("--templates-from-cluster", "--kubeconfig", str(kube.kubeconfig))
+
+    found = review(uses_template("build"), namespace="team-a")
+    assert admit(server, "/validate", found) == {"uid": UID, "allowed": True}
+    missing = admit(server, "/validate", review(uses_template("build"), namespace="team-b"))
+    assert missing["status"]["message"] == (
+        'Workflow.argoproj.io "from-template-" is invalid: spec.workflowTemplateRef.name: WorkflowTemplate "build" '
+        'does not exist in namespace "team-b"; to solve this, create it first or fix the name'
+    )
+    assert missing["status"]["details"]["causes"] == [
+        {
+            "reason": "FieldValueNotFound",
+            "message": 'WorkflowTemplate "build" does not exist in namespace "team-b"; to solve this, create it '
+            "first or fix the name",
+            "field": "spec.workflowTemplateRef.name",
+        }
+    ]

@@ -61,6 +61,13 @@ def no_defaults(obj: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     return []
 
 
+# review_body()'s object as validation sees it: in the request's namespace.
+IN_DEFAULT = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Workflow",
+    "metadata": {"name": "hello", "namespace": "default"},
+}
+
 TWO_ERRORS = (
     FieldError("spec.entrypoint", 'template "mian" not found; use one of: main', "FieldValueNotFound"),
     FieldError("spec.templates[1].dag.tasks[0].dependencies", 'task "b" is not a task of this DAG'),
@@ -204,7 +211,7 @@ def test_a_valid_object_is_allowed_with_its_uid_and_warnings() -> None:
             "warnings": ["spec.schedule is deprecated; use schedules"],
         },
     }
-    assert validator.calls == [(review_body()["request"]["object"], "CREATE", None)]
+    assert validator.calls == [(IN_DEFAULT, "CREATE", None)]
 
 
 def test_a_denial_is_the_api_servers_422_invalid_status_with_every_cause() -> None:
@@ -279,12 +286,30 @@ def test_denial_messages_read_like_the_api_servers(
     assert len(answer["status"]["details"]["causes"]) == len(errors)
 
 
+@pytest.mark.parametrize(
+    ("metadata", "request_namespace", "seen"),
+    [
+        pytest.param({"name": "a"}, "team-a", {"name": "a", "namespace": "team-a"}, id="filled-from-the-request"),
+        pytest.param({"name": "a", "namespace": "x"}, "x", {"name": "a", "namespace": "x"}, id="kept"),
+        pytest.param({"name": "a"}, "", {"name": "a"}, id="cluster-scoped"),
+    ],
+)
+def test_the_validator_sees_the_object_in_the_namespace_it_will_be_stored_in(
+    metadata: dict[str, str], request_namespace: str, seen: dict[str, str]
+) -> None:
+    obj = {"kind": "Workflow", "metadata": metadata}
+    validator = RecordingValidator()
+    admit_validation(decode_review(review_body(object=obj, namespace=request_namespace)), validate=validator)
+    assert validator.calls == [({"kind": "Workflow", "metadata": seen}, "CREATE", None)]
+    assert obj == {"kind": "Workflow", "metadata": metadata}  # the review's object is left as it came
+
+
 def test_update_passes_the_stored_object_to_the_validator() -> None:
     old = {"kind": "Workflow", "metadata": {"name": "hello", "resourceVersion": "1"}}
     validator = RecordingValidator()
     body = review_body(operation="UPDATE", oldObject=old)
     assert admit_validation(decode_review(body), validate=validator)["allowed"] is True
-    assert validator.calls == [(body["request"]["object"], "UPDATE", old)]
+    assert validator.calls == [(IN_DEFAULT, "UPDATE", old)]
 
 
 @pytest.mark.parametrize(
