@@ -22,6 +22,11 @@ COMMANDS: dict[str, str] = {
     "resume": "resume",
     "webhook": "webhook",
     "controller": "controller",
+    "stop": "cluster_ops",
+    "terminate": "cluster_ops",
+    "suspend": "cluster_ops",
+    "retry": "cluster_ops",
+    "resubmit": "cluster_ops",
     "ui": "ui",
 }
 
