@@ -9,6 +9,7 @@ No polling loop, no sleep: both wait on a blocking read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,7 +65,15 @@ class KubeChannel:
 
     WATCH_TIMEOUT = 300  # seconds per watch call; the loop re-watches from the last resourceVersion
 
-    def __init__(self, *, pod: str, namespace: str, token_dir: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, api: Any, *, pod: str, namespace: str) -> None:
+        """`api`: a kubernetes.client.CoreV1Api (the transport seam: in_cluster() in pods, any client in tests)."""
+        self._api = api
+        self._pod = pod
+        self._namespace = namespace
+
+    @classmethod
+    def in_cluster(cls, *, pod: str, namespace: str, token_dir: Path, environ: Mapping[str, str]) -> KubeChannel:
+        """Configured from the token projected into `wait` and KUBERNETES_SERVICE_HOST/PORT."""
         from kubernetes import client
         from kubernetes.config.incluster_config import InClusterConfigLoader
 
@@ -75,47 +84,52 @@ class KubeChannel:
             cert_filename=str(token_dir / "ca.crt"),
             environ=dict(environ),
         ).load_and_set(configuration)
-        self._api: Any = client.CoreV1Api(client.ApiClient(configuration))
-        self._pod = pod
-        self._namespace = namespace
+        return cls(client.CoreV1Api(client.ApiClient(configuration)), pod=pod, namespace=namespace)
 
     def wait_for_main(self) -> MainExit:
+        """Read the Pod, then watch it from that resourceVersion until main is terminated. Objects are read as
+        plain JSON (no model deserialization: a status field the client's models don't expect can't break us)."""
         from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
         try:
-            pod: Any = self._api.read_namespaced_pod(self._pod, self._namespace)
+            pod = self._read_pod()
             while True:
-                code = _main_exit_code(pod.to_dict())
+                code = _main_exit_code(pod)
                 if code is not None:
                     return MainExit(code)
-                version = pod.metadata.resource_version
                 watch_class: Any = watch.Watch
-                watcher = watch_class()
-                stream = watcher.stream(
+                stream = watch_class().stream(
                     self._api.list_namespaced_pod,
                     self._namespace,
                     field_selector=f"metadata.name={self._pod}",
-                    resource_version=version,
+                    resource_version=(pod.get("metadata") or {}).get("resourceVersion"),
                     timeout_seconds=self.WATCH_TIMEOUT,
-                    allow_watch_bookmarks=False,
+                    deserialize=False,
                 )
                 for event in stream:
-                    obj = event["object"]
-                    if event["type"] == "DELETED":
+                    if event.get("type") == "DELETED":
                         raise ChannelError(f"pod {self._namespace}/{self._pod} was deleted while main ran")
-                    if event["type"] in ("ADDED", "MODIFIED"):
-                        pod = obj
-                        if _main_exit_code(obj.to_dict()) is not None:
+                    if event.get("type") in ("ADDED", "MODIFIED") and isinstance(event.get("object"), dict):
+                        pod = event["object"]
+                        if _main_exit_code(pod) is not None:
                             break
                 else:
-                    # watch ended (timeout or 410 Gone): start again from a fresh read
-                    pod = self._api.read_namespaced_pod(self._pod, self._namespace)
+                    # the watch ended (timeout, 410 Gone): read again and watch from there
+                    pod = self._read_pod()
         except ApiException as exc:
             raise ChannelError(
                 f"cannot watch pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}; the pod's service "
                 "account needs get/watch on pods and get on pods/log in its namespace"
             ) from exc
+
+    def _read_pod(self) -> dict[str, Any]:
+        response: Any = self._api.read_namespaced_pod(self._pod, self._namespace, _preload_content=False)
+        try:
+            data: dict[str, Any] = json.loads(response.data)
+        finally:
+            response.release_conn()
+        return data
 
     @contextmanager
     def open_stdout(self) -> Iterator[Any]:
@@ -140,9 +154,9 @@ class KubeChannel:
 
 
 def _main_exit_code(pod: Mapping[str, Any]) -> int | None:
-    for status in (pod.get("status") or {}).get("container_statuses") or []:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
         if status.get("name") == "main":
             terminated = (status.get("state") or {}).get("terminated")
-            if terminated is not None:
-                return int(terminated.get("exit_code") or 0)
+            if isinstance(terminated, Mapping):
+                return int(terminated.get("exitCode") or 0)
     return None

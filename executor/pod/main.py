@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         channel = LocalChannel(Path(env.get("TRELLIS_LOCAL_DIR", pc.LOCAL_CHANNEL_DIR)))
     elif watch == "kube":
         try:
-            channel = KubeChannel(
+            channel = KubeChannel.in_cluster(
                 pod=env.get(pc.POD_NAME_ENV, ""),
                 namespace=env.get(pc.POD_NAMESPACE_ENV, ""),
                 token_dir=Path(env.get("TRELLIS_SERVICE_ACCOUNT_DIR", pc.SERVICE_ACCOUNT_DIR)),

@@ -27,6 +27,7 @@ import pytest
 from executor.contract import InputArtifact, PlanContext, StepSpec
 from executor.jobspec import expand
 from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
+from tests.standin.fixture import kube  # noqa: F401  (pytest fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 WF = {"metadata": {"name": "wf-abc", "namespace": "default", "uid": "u-1"}, "spec": {}}
@@ -539,3 +540,65 @@ def test_a_file_much_larger_than_memory_streams_up_and_down(
     limit = 120 * 1024 * 1024
     assert (wait_peak < limit, init_peak < limit) == (True, True), (wait_peak, init_peak)
     print(f"peak RSS for 200 + 64 MiB: wait {wait_peak >> 20} MiB, init {init_peak >> 20} MiB")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cluster main-exit channel: wait watches its own Pod through the real kubernetes client, against the
+# Kubernetes API stand-in (tests/standin); the test moves the Pod's status as a kubelet would.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_kube_channel_watches_the_pod_until_main_terminates_then_reads_its_log(
+    kube: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from kubernetes import client as k8s
+
+    from executor.pod.channel import KubeChannel
+    from executor.pod.wait import run_wait
+
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "wf-abc-1a-xyz", "namespace": "default"},
+            "spec": {"containers": [{"name": "main", "image": "alpine"}, {"name": "wait", "image": "trellis"}]},
+        }
+    )
+    running = {
+        "containerStatuses": [{"name": "main", "state": {"running": {}}}, {"name": "wait", "state": {"running": {}}}]
+    }
+    kube.patch("v1", "Pod", "wf-abc-1a-xyz", {"status": {"phase": "Running", **running}}, subresource="status")
+    api = kube.client()
+    channel = KubeChannel(k8s.CoreV1Api(api), pod="wf-abc-1a-xyz", namespace="default")
+    out = tmp_path / "tmp"
+    out.mkdir()
+    (out / "p.txt").write_text("42\n")
+    cfg: Any = {
+        "v": 1,
+        "result": True,
+        "parameters": [{"name": "p", "path": str(out / "p.txt"), "declared": "/tmp/p.txt"}],
+        "artifacts": [],
+        "report_path": str(tmp_path / "termination-log"),
+    }
+    outcome: list[int] = []
+    thread = threading.Thread(target=lambda: outcome.append(run_wait(cfg, channel=channel, secrets=lambda n, k: None)))
+    thread.start()
+    # wait is blocked in its watch: the "kubelet" ends main (exit code 0) and the log holds main's stdout
+    kube.wait_until(lambda: any(r.verb == "watch" for r in kube.requests), what="wait to start watching its pod")
+    kube.set_pod_log("default", "wf-abc-1a-xyz", "main", "result line\n")
+    done = {
+        "containerStatuses": [
+            {"name": "main", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "wait", "state": {"running": {}}},
+        ]
+    }
+    kube.patch("v1", "Pod", "wf-abc-1a-xyz", {"status": done}, subresource="status")
+    thread.join(timeout=30)
+    api.close()
+    assert outcome == [0]
+    assert json.loads((tmp_path / "termination-log").read_text()) == {
+        "v": 1,
+        "parameters": {"p": "42"},
+        "result": "result line",
+    }
