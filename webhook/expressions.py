@@ -13,6 +13,7 @@ Errors
         .message == str(error), e.g. 'depends "a && (b" : unexpected end of expression at 7; expected ")"'
         .position: 0-based offset into .text (None when it is about the whole text); .detail, .hint
         .code: "syntax" | "unsupported" | "evaluation" | "unresolved" | "limit"
+        .problem: the message without `language "text" :` (for callers that quote the text themselves)
     UnresolvedVariable(ExpressionError)   .name: a top-level variable the environment does not have
 
 Tags ({{...}} in any string field)
@@ -32,6 +33,8 @@ when (govaluate semantics, evaluated after substitution)
     check_when_syntax(text_with_tags)     admission: tags become placeholders; `{{= ...}}` bodies are compiled too
     check_expression_syntax(text_with_tags) -> Expression
                                           admission check of a bare `expression:` field that contains simple tags
+    expression_problem(text, language="any"|"expression"|"when") -> str
+                                          "" when valid, else ExpressionError.problem ("... at 4; expected ...")
 
 expr-lang ({{= ...}}, valueFrom.expression, retryStrategy.expression, hooks' expression)
     compile_expression(text) -> Expression   cached; raises ExpressionError(code "syntax"/"unsupported"/"limit")
@@ -116,6 +119,14 @@ class ExpressionError(Exception):
             message += f"; {hint}"
         self.message = message
         super().__init__(message)
+
+    @property
+    def problem(self) -> str:
+        """The message without the quoted text: 'unexpected end of expression at 7; expected ")"'."""
+        problem = self.detail
+        if self.position is not None:
+            problem += f" at {self.position}"
+        return f"{problem}; {self.hint}" if self.hint else problem
 
 
 class UnresolvedVariable(ExpressionError):
@@ -869,6 +880,27 @@ def check_expression_syntax(text: str, *, language: str = "expression") -> Expre
         raise ExpressionError(
             error.detail, position=error.position, language=language, text=text, hint=error.hint, code=error.code
         ) from None
+
+
+def expression_problem(text: str, *, language: Literal["expression", "when", "any"] = "any") -> str:
+    """Admission helper: "" when `text` is valid, else what is wrong, where and how to fix it (ExpressionError.problem,
+    without the text itself). `language="expression"` checks expr-lang (simple tags allowed, as in `expression:`
+    fields), `"when"` checks a govaluate `when` (tags allowed), `"any"` accepts either (for callers that do not know
+    which language a field uses) and reports the expr-lang problem."""
+    try:
+        if language == "when":
+            check_when_syntax(text)
+        else:
+            check_expression_syntax(text)
+        return ""
+    except ExpressionError as error:
+        if language == "any":
+            try:
+                check_when_syntax(text)
+                return ""
+            except ExpressionError:
+                pass
+        return error.problem
 
 
 # ---------------------------------------------------------------------------------------------------------------

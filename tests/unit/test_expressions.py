@@ -23,6 +23,7 @@ from webhook.expressions import (
     compile_expression,
     depends_from_dependencies,
     evaluate_when,
+    expression_problem,
     find_tags,
     find_unclosed_tag,
     format_value,
@@ -1007,3 +1008,24 @@ def test_every_expression_in_argo_examples_parses() -> None:
             problems.append(f"{name}: {error}")
     assert len(found) > 100
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "problem"),
+    [
+        pytest.param("asInt(x) > 1", "expression", "", id="valid-expression"),
+        pytest.param("{{inputs.parameters.safe}} == true || x", "expression", "", id="expression-with-tags"),
+        pytest.param("1 +", "expression", "unexpected end of expression at 3; expected a value", id="bad-expression"),
+        pytest.param("{{steps.a.outputs.result}} =~ hea", "when", "", id="valid-when"),
+        pytest.param(
+            "a ==", "when", 'unexpected end of expression at 4; expected a value, "(", "!" or "-"', id="bad-when"
+        ),
+        pytest.param("x =~ hea", "any", "", id="any-accepts-a-when"),
+        pytest.param("x ?? 'y'", "any", "", id="any-accepts-an-expression"),
+        pytest.param("1 +", "any", "unexpected end of expression at 3; expected a value", id="any-reports-expr-lang"),
+    ],
+)
+def test_expression_problem_is_empty_for_valid_text_and_says_what_is_wrong_otherwise(
+    text: str, language: Any, problem: str
+) -> None:
+    assert expression_problem(text, language=language) == problem
