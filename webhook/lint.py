@@ -282,7 +282,7 @@ def lint(texts: Iterable[tuple[str, str]]) -> Report:
     return Report(documents=tuple(argo), findings=tuple(findings), skipped=tuple(skipped))
 
 
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]*)\]")
 _NAMED_LISTS = frozenset({"templates", "tasks", "steps"})
 
 
@@ -292,7 +292,12 @@ def display_path(obj: Mapping[str, Any], path: str) -> str:
     node: Any = obj
     last_key = ""
     for m in _SEGMENT.finditer(path):
-        key, index = m.group(1), m.group(2)
+        key, index, map_key = m.group(1), m.group(2), m.group(3)
+        if map_key is not None:  # a map key in brackets: spec.hooks[exit], metadata.labels[app/x]
+            out.append(f"[{map_key}]")
+            node = node.get(map_key) if isinstance(node, Mapping) else None
+            last_key = ""
+            continue
         if key is not None:
             out.append(("." if out else "") + key)
             node = node.get(key) if isinstance(node, Mapping) else None

@@ -540,6 +540,103 @@ INVALID = [
         id="cron-fields",
     ),
     pytest.param(
+        workflow(
+            steps(
+                [
+                    {
+                        "name": "a",
+                        "template": "echo",
+                        "hooks": {
+                            "exit": {"template": "echo", "arguments": arg("msg", "{{steps.a.outputs.result}}")},
+                            "running": {"template": "echo", "expression": "steps.a.status == 'Running'"},
+                        },
+                        "arguments": arg("msg", "x"),
+                    }
+                ]
+            ),
+            echo("echo", "msg"),
+            hooks={"exit": {"template": "cleanup"}},
+        ),
+        [
+            (
+                "spec.hooks[exit].template",
+                'template "cleanup" is not defined in spec.templates; to solve this, add a template with this name '
+                "or fix the name",
+            ),
+            (
+                f"{T}[0].steps[0][0].hooks[running]",
+                'lifecycle hook "running" is not supported yet by Trellis; to solve this, keep only the exit hook '
+                "(hooks: {exit: {template: ...}}), which runs when the step ends, and check the status there",
+            ),
+        ],
+        id="hooks-exit-only-and-may-read-its-own-step",
+    ),
+    pytest.param(
+        workflow(
+            steps(
+                [
+                    {
+                        "name": "a",
+                        "inline": {
+                            "inputs": {"parameters": [{"name": "z"}]},
+                            "container": {
+                                "image": "alpine",
+                                "args": ["{{inputs.parameters.z}} {{inputs.parameters.q}}"],
+                            },
+                        },
+                    }
+                ]
+            )
+        ),
+        [
+            (
+                f"{T}[0].steps[0][0].arguments.parameters",
+                'template "a" needs input parameter "z", which step "a" does not supply; to solve this, add '
+                "{name: z, value: ...} here (or give the input a default)",
+            ),
+            (
+                f"{T}[0].steps[0][0].inline.container.args[0]",
+                '{{inputs.parameters.q}} does not resolve: template "a" declares no input parameter "q"; to solve '
+                "this, declare it in inputs.parameters",
+            ),
+        ],
+        id="inline-template-checked-as-a-template",
+    ),
+    pytest.param(
+        workflow(
+            steps(
+                [
+                    {
+                        "name": "a",
+                        "template": "echo",
+                        "when": "{{workflow.parameters.x}} == (((",
+                        "arguments": arg("msg", "{{= asInt('1') + }}"),
+                    }
+                ]
+            ),
+            echo("echo", "msg", retryStrategy={"expression": "lastRetry.status == "}),
+            arguments={"parameters": [{"name": "x", "value": "1"}]},
+        ),
+        [
+            (
+                f"{T}[0].steps[0][0].arguments.parameters[0].value",
+                "{{= asInt('1') +}} is not a valid expression: unexpected end of expression at position 13; "
+                "expected a value",
+            ),
+            (
+                f"{T}[0].steps[0][0].when",
+                '"{{workflow.parameters.x}} == (((" is not a valid condition: unexpected end of expression at '
+                'position 32; expected a value, "(", "!" or "-"',
+            ),
+            (
+                f"{T}[1].retryStrategy.expression",
+                '"lastRetry.status == " is not a valid expression: unexpected end of expression at position 20; '
+                "expected a value",
+            ),
+        ],
+        id="expressions-compile",
+    ),
+    pytest.param(
         cron(schedule="0 * * * *", schedules=["0 1 * * *"]),
         [
             (

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import zoneinfo
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -72,7 +73,6 @@ UNSUPPORTED_TYPES = {
 }
 UNSUPPORTED_SPEC = {
     "synchronization": "remove it; to limit how many steps run at once use spec.parallelism",
-    "hooks": "use spec.onExit for an exit handler instead",
     "executorPlugins": "run the step as a container template instead",
     "podSpecPatch": "set the fields directly on the template (resources, nodeSelector, tolerations, ...) instead",
     "volumeClaimTemplates": "mount an existing PersistentVolumeClaim through spec.volumes, or pass files as artifacts",
@@ -85,10 +85,10 @@ UNSUPPORTED_TEMPLATE = {
     "podSpecPatch": "set the fields directly on the template (resources, nodeSelector, tolerations, ...) instead",
     "resourceClaims": "remove them; request devices through container resources instead",
 }
-UNSUPPORTED_NODE = {
-    "hooks": "use onExit for an exit handler instead",
-    "inline": "move the template into spec.templates and refer to it with template: <name>",
-}
+HOOKS_FIX = (
+    "keep only the exit hook (hooks: {{exit: {{template: ...}}}}), which runs when the {} ends, and check the "
+    "status there"
+)
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -286,7 +286,10 @@ class Checker:
             self.error("spec.startingDeadlineSeconds", f"{deadline} is negative; use 0 or more seconds")
         when = spec.get("when")
         if isinstance(when, str) and when.strip():
-            self.check_expression("spec.when", when, allow_tags=True)
+            if "{{" in when:
+                self.check_tags_only("spec.when", when)
+            else:
+                self.check_expression("spec.when", when, language="expression")
 
     @staticmethod
     def cron_fix(problem: str) -> str:
@@ -355,6 +358,9 @@ class Checker:
         for key, fix in UNSUPPORTED_SPEC.items():
             if spec.get(key):
                 self.unsupported(f"{base}.{key}", key, fix)
+        exit_hook = self.check_hooks(spec.get("hooks"), f"{base}.hooks", owner="workflow")
+        if exit_hook is not None and not has_ref:
+            self.check_call(exit_hook, f"{base}.hooks[exit]")
         gc = _m(spec.get("artifactGC"))
         if _s(gc.get("strategy")) not in ("", "Never"):
             self.unsupported(
@@ -554,7 +560,14 @@ class Checker:
             self.error(f"{path}.git.repo", "is required: the URL of the repository", "FieldValueRequired")
 
     # -- templates ------------------------------------------------------------------------------------------------
-    def check_template(self, t: Mapping[str, Any], path: str) -> None:
+    def check_template(
+        self,
+        t: Mapping[str, Any],
+        path: str,
+        *,
+        info: TemplateInfo | None = None,
+        loop: tuple[bool, frozenset[str] | None] = (False, None),
+    ) -> None:
         name = _s(t.get("name"))
         present = [k for k in TEMPLATE_TYPES if t.get(k) is not None]
         if not present:
@@ -633,8 +646,8 @@ class Checker:
         if isinstance(t.get("archiveLocation"), dict):
             self.check_artifact_location(t["archiveLocation"], f"{path}.archiveLocation")
 
-        info = self.infos.get(name) or template_info(t)
-        scope = Scope(workflow=self.workflow, template=info)
+        info = info or self.infos.get(name) or template_info(t)
+        scope = Scope(workflow=self.workflow, template=info, in_loop=loop[0], loop_keys=loop[1])
         if kind == "dag":
             self.check_dag(t, _m(t.get("dag")), path, info)
         elif kind == "steps":
@@ -687,7 +700,7 @@ class Checker:
             self.check_duration(f"{path}.backoff.{key}", value)
         expression = retry.get("expression")
         if isinstance(expression, str) and expression.strip():
-            self.check_expression(f"{path}.expression", expression, allow_tags=False)
+            self.check_expression(f"{path}.expression", expression, language="tagged")
 
     def check_inputs(self, inputs: Mapping[str, Any], path: str, kind: str) -> None:
         self.check_names(_l(inputs.get("parameters")), f"{path}.parameters", "input parameter")
@@ -761,6 +774,8 @@ class Checker:
                 )
                 continue
             vf = _m(value_from)
+            if isinstance(vf.get("expression"), str) and vf["expression"].strip():
+                self.check_expression(f"{ppath}.valueFrom.expression", vf["expression"], language="tagged")
             sources = [k for k in OUTPUT_SOURCES if vf.get(k) not in (None, "")]
             if len(sources) > 1:
                 self.error(
@@ -873,19 +888,42 @@ class Checker:
                 elif is_checked(tag) and (problem := resolve(tag, scope)):
                     self.error(spath, f"{{{{{tag}}}}} does not resolve: {problem}", "FieldValueNotFound")
 
-    def check_expression(self, path: str, text: str, *, allow_tags: bool) -> None:
-        body = text
-        if allow_tags:
-            body = "".join("x" if i % 2 else part for i, part in enumerate(text.replace("}}", "{{").split("{{")))
-        if problem := expressions.expression_problem(body):
-            self.error(path, f"{json.dumps(text)} is not a valid expression: {problem}")
+    def check_node_strings(self, node: Mapping[str, Any], path: str, scope: Scope) -> None:
+        """A step's or task's strings; its inline template was checked as a template, and its exit hook may also
+        read the step's or task's own outputs (it runs after it)."""
+        self.check_strings(_without(_without(node, "inline"), "hooks"), path, scope)
+        hooks = node.get("hooks")
+        exit_hook = hooks.get("exit") if isinstance(hooks, dict) else None
+        if isinstance(exit_hook, dict):
+            outer = scope.visible
+            scope = replace(scope, visible=lambda other: "" if other == scope.node_name else outer(other))
+            self.check_strings(exit_hook, f"{path}.hooks[exit]", scope)
+
+    def check_expression(self, path: str, text: str, *, language: str) -> None:
+        """`language`: "when" (govaluate after substitution), "expression" (expr-lang, no tags) or "tagged"
+        (expr-lang with simple tags, e.g. valueFrom.expression)."""
+        checks = {
+            "when": expressions.when_problem,
+            "expression": expressions.expression_problem,
+            "tagged": expressions.expression_with_tags_problem,
+        }
+        if problem := checks[language](text):
+            noun = "condition" if language == "when" else "expression"
+            self.error(path, f"{json.dumps(text)} is not a valid {noun}: {problem}")
+
+    def check_tags_only(self, path: str, text: str) -> None:
+        """Only the `{{= ...}}` tags of a string that has no template scope (a CronWorkflow's when)."""
+        for raw in tags(text):
+            tag = raw.strip()
+            if tag.startswith("=") and (problem := expressions.expression_problem(tag[1:])):
+                self.error(path, f"{{{{{tag}}}}} is not a valid expression: {problem}")
 
     # -- calls: steps and tasks -----------------------------------------------------------------------------------
     def check_call(self, node: Mapping[str, Any], path: str) -> TemplateInfo | None:
         """Template reference, loops, arguments and required inputs of one step or task; returns the callee."""
-        for key, fix in UNSUPPORTED_NODE.items():
-            if node.get(key):
-                self.unsupported(f"{path}.{key}", "inline templates" if key == "inline" else key, fix)
+        exit_hook = self.check_hooks(node.get("hooks"), f"{path}.hooks")
+        if exit_hook is not None:
+            self.check_call(exit_hook, f"{path}.hooks[exit]")
         refs = [k for k in ("template", "templateRef", "inline") if node.get(k)]
         callee: Mapping[str, Any] | None = None
         callee_info: TemplateInfo | None = None
@@ -904,6 +942,10 @@ class Checker:
         elif refs[0] == "templateRef":
             callee = self.resolve_template_ref(_m(node.get("templateRef")), f"{path}.templateRef")
             callee_info = template_info(callee) if callee is not None else None
+        elif refs[0] == "inline" and isinstance(node.get("inline"), dict):
+            callee = {**node["inline"], "name": _s(node.get("name")) or "inline"}
+            callee_info = template_info(callee)
+            self.check_template(callee, f"{path}.inline", info=callee_info, loop=self.loop_scope(node))
 
         loops = [k for k in ("withItems", "withParam", "withSequence") if node.get(k) is not None]
         if len(loops) > 1:
@@ -928,7 +970,7 @@ class Checker:
                     self.error(f"{path}.withSequence.{key}", f"{json.dumps(value)} is not an integer")
         when = node.get("when")
         if isinstance(when, str) and when.strip():
-            self.check_expression(f"{path}.when", when, allow_tags=True)
+            self.check_expression(f"{path}.when", when, language="when")
         on_exit = node.get("onExit")
         if isinstance(on_exit, str) and on_exit and not _is_tag(on_exit):
             self.check_template_name(f"{path}.onExit", on_exit)
@@ -945,6 +987,16 @@ class Checker:
                 caller=f'{"task" if ".tasks[" in path else "step"} "{_s(node.get("name"))}"',
             )
         return callee_info
+
+    def check_hooks(self, hooks: Any, path: str, *, owner: str = "step") -> Mapping[str, Any] | None:
+        """Refuse lifecycle hooks other than `exit` (Trellis runs exit hooks only); returns the exit hook."""
+        if not isinstance(hooks, dict):
+            return None
+        for key in hooks:
+            if key != "exit":
+                self.unsupported(f"{path}[{key}]", f'lifecycle hook "{key}"', HOOKS_FIX.format(owner))
+        exit_hook = hooks.get("exit")
+        return exit_hook if isinstance(exit_hook, dict) else None
 
     def resolve_template_ref(self, ref: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
         name, template = _s(ref.get("name")), _s(ref.get("template"))
@@ -1078,6 +1130,11 @@ class Checker:
                         'e.g. "a && (b.Succeeded || c.Failed)"',
                     )
                     operands = ()
+                else:
+                    # The planner parses with webhook.expressions: accept nothing it would refuse.
+                    problem = expressions.depends_problem(depends)
+                    if problem and "unknown task result" not in problem:
+                        self.error(f"{p}.depends", f"cannot parse {json.dumps(depends)}: {problem}")
                 for op in operands:
                     if op.task not in index:
                         self.error(
@@ -1149,7 +1206,7 @@ class Checker:
                 siblings=siblings,
                 visible=visible,
             )
-            self.check_strings(_without(task, "hooks"), f"{tpath}[{j}]", scope)
+            self.check_node_strings(task, f"{tpath}[{j}]", scope)
         rest = {k: v for k, v in t.items() if k not in ("name", "dag")}
         rest["dag"] = {k: v for k, v in dag.items() if k != "tasks"}
         self.check_strings(rest, path, Scope(workflow=self.workflow, template=info, siblings=siblings))
@@ -1246,7 +1303,7 @@ class Checker:
                 siblings=siblings,
                 visible=visible,
             )
-            self.check_strings(_without(step, "hooks"), f"{path}.steps[{g}][{k}]", scope)
+            self.check_node_strings(step, f"{path}.steps[{g}][{k}]", scope)
         rest = {key: v for key, v in t.items() if key not in ("name", "steps")}
         self.check_strings(rest, path, Scope(workflow=self.workflow, template=info, siblings=siblings))
 

@@ -1,65 +1,44 @@
-"""Syntax check of `when`, `{{= expr}}` and retry expressions. Pure: no I/O.
+"""Syntax checks of `when`, `depends`, `{{= expr}}` and `expression:` fields, through webhook.expressions. Pure.
 
-Delegates to `webhook.expressions` (the project's expression module) when it offers `expression_problem`-like
-checking; until then a minimal structural check: not empty, quotes closed, brackets balanced.
+The planner evaluates these with webhook.expressions too, so what admission accepts is exactly what runs. Each
+function returns "" when the text is fine, else "<what> at position N; <hint>" for the caller's message.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from functools import lru_cache
-from typing import cast
+from typing import Any
 
-_PAIRS = {")": "(", "]": "[", "}": "{"}
+from webhook import expressions as lang
 
 
-@lru_cache(maxsize=1)
-def _delegate() -> Callable[[str], str] | None:
+def _problem(check: Callable[[str], Any], text: str) -> str:
     try:
-        module = importlib.import_module("webhook.expressions")
-    except ImportError:
-        return None
-    check = getattr(module, "expression_problem", None)
-    return cast("Callable[[str], str]", check) if callable(check) else None
-
-
-def structural_problem(text: str) -> str:
-    """Why `text` cannot be an expression for structural reasons ("" when none is found)."""
-    if not text.strip():
-        return "it is empty"
-    stack: list[tuple[str, int]] = []
-    quote = ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\" and quote != "`":
-                i += 2
-                continue
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-            start = i
-        elif ch in "([{":
-            stack.append((ch, i))
-        elif ch in ")]}":
-            if not stack or stack[-1][0] != _PAIRS[ch]:
-                return f"unexpected {ch!r} at position {i}"
-            stack.pop()
-        i += 1
-    if quote:
-        return f"the string opened at position {start} is not closed"
-    if stack:
-        ch, at = stack[-1]
-        return f"the {ch!r} at position {at} is not closed"
+        check(text)
+    except lang.ExpressionError as exc:
+        where = f" at position {exc.position}" if exc.position is not None else ""
+        hint = f"; {exc.hint}" if exc.hint else ""
+        return f"{exc.detail}{where}{hint}"
+    except (RecursionError, ValueError) as exc:  # hostile input: report, never crash admission
+        return f"cannot be read ({type(exc).__name__})"
     return ""
 
 
 def expression_problem(text: str) -> str:
-    """Why `text` is not a valid expression ("" when it is one, as far as can be told)."""
-    delegate = _delegate()
-    if delegate is not None:
-        return delegate(text)
-    return structural_problem(text)
+    """An expr-lang expression: the body of `{{= ...}}`, `retryStrategy.expression`."""
+    return _problem(lang.compile_expression, text)
+
+
+def expression_with_tags_problem(text: str) -> str:
+    """An expr-lang `expression:` field that may contain simple `{{...}}` tags (valueFrom.expression)."""
+    return _problem(lang.check_expression_syntax, text)
+
+
+def when_problem(text: str) -> str:
+    """A `when` condition (govaluate syntax after substitution); `{{= ...}}` bodies inside are compiled too."""
+    return _problem(lang.check_when_syntax, text)
+
+
+def depends_problem(text: str) -> str:
+    """A DAG task's `depends` as the planner parses it."""
+    return _problem(lang.parse_depends, text)
