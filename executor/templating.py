@@ -32,6 +32,8 @@ API (stable):
     creation_timestamp_vars(dt) -> dict[str, str]
                                            workflow.creationTimestamp, .RFC3339, .s and .<strftime char> (UTC)
     TemplatingError(message, variable=)    .message == str(error); .variable: the tag's text between the braces
+    MAX_SUBSTITUTED_LENGTH                 characters substituted values may add to one substitute() call (8 MiB):
+                                           a Job must fit in etcd, and a hostile template must not exhaust memory
 
 Values are inserted into strings as they are (Argo JSON-escapes them into the template's JSON text, which decodes to
 the same string). Expression results are printed as Argo prints them (webhook.expressions.format_value: Go's %v).
@@ -47,6 +49,7 @@ from typing import Any
 from webhook.expressions import ExpressionError, Tag, compile_expression, find_tags, format_value
 
 __all__ = [
+    "MAX_SUBSTITUTED_LENGTH",
     "Scope",
     "TemplatingError",
     "build_expression_env",
@@ -106,7 +109,10 @@ class Scope(Mapping[str, "str | None"]):
     def env(self) -> dict[str, Any]:
         """The nested environment expressions see; built on first use, then reused."""
         if self._env is None:
-            self._env = build_expression_env(self)
+            if self._parent is None:
+                self._env = build_expression_env(self._values)
+            else:  # reuse the parent's environment; copy only the maps this scope's names change
+                self._env = _overlay(self._parent.env, self._values)
         return self._env
 
 
@@ -134,6 +140,26 @@ def build_expression_env(flat: Mapping[str, str | None]) -> dict[str, Any]:
     return env
 
 
+def _overlay(base: dict[str, Any], flat: Mapping[str, str | None]) -> dict[str, Any]:
+    """`base` with `flat`'s names set (nested), sharing every map of `base` that no name touches."""
+    env = dict(base)
+    copied = {id(env)}
+    for name in sorted(flat, key=lambda key: key.count(".")):
+        parts = name.split(".")
+        node = env
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+            elif id(child) not in copied:
+                child = dict(child)
+            copied.add(id(child))
+            node[part] = child
+            node = child
+        node[parts[-1]] = flat[name]
+    return env
+
+
 def _scope_env(scope: Mapping[str, str | None]) -> Mapping[str, Any]:
     if isinstance(scope, Scope):
         return scope.env
@@ -155,13 +181,14 @@ def _expression_names(body: str) -> tuple[str, ...]:
 
 
 class _Substituter:
-    __slots__ = ("env", "leave", "scope", "strict")
+    __slots__ = ("budget", "env", "leave", "scope", "strict")
 
     def __init__(self, scope: Mapping[str, str | None], strict: bool, leave: tuple[str, ...]) -> None:
         self.scope = scope
         self.strict = strict
         self.leave = leave
         self.env: Mapping[str, Any] | None = None
+        self.budget = MAX_SUBSTITUTED_LENGTH  # characters that substituted values may still add in this call
 
     def string(self, text: str) -> str:
         if "{{" not in text:
@@ -173,7 +200,15 @@ class _Substituter:
         last = 0
         for tag in tags:
             out.append(text[last : tag.start])
-            out.append(self.tag(text, tag))
+            value = self.tag(text, tag)
+            self.budget -= len(value)
+            if self.budget < 0:
+                raise TemplatingError(
+                    f"substituting {text[tag.start : tag.end]} makes the template larger than "
+                    f"{MAX_SUBSTITUTED_LENGTH} characters; pass large values as artifacts instead of parameters",
+                    variable=text[tag.start + 2 : tag.end - 2],
+                )
+            out.append(value)
             last = tag.end
         out.append(text[last:])
         return "".join(out)
@@ -231,6 +266,7 @@ class _Substituter:
 
 
 _MISSING: Any = object()
+MAX_SUBSTITUTED_LENGTH = 8 * 1024 * 1024  # characters substituted values may add to one value (a Job must fit etcd)
 
 
 def substitute(value: Any, scope: Mapping[str, str | None], *, strict: bool = True, leave: Iterable[str] = ()) -> Any:

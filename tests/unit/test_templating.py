@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from executor.templating import (
+    MAX_SUBSTITUTED_LENGTH,
     Scope,
     TemplatingError,
     build_expression_env,
@@ -271,4 +272,27 @@ def test_substitution_of_a_large_template_is_fast() -> None:
     started = time.perf_counter()
     for _ in range(10):
         substitute(template, scope)
+    assert time.perf_counter() - started < 2
+
+
+def test_a_child_scope_environment_shares_the_parents_untouched_maps() -> None:
+    parent = Scope({"workflow.name": "wf", "workflow.parameters.p": "1", "tasks.a.outputs.result": "ra"})
+    child = parent.child({"tasks.b.outputs.result": "rb", "item": "x", "workflow.parameters.q": "2"})
+    assert child.env == build_expression_env(dict(child))
+    assert child.env["tasks"]["a"] is parent.env["tasks"]["a"]
+    assert parent.env == {
+        "workflow": {"name": "wf", "parameters": {"p": "1"}},
+        "tasks": {"a": {"outputs": {"result": "ra"}}},
+    }
+
+
+def test_a_template_that_would_explode_in_size_is_refused() -> None:
+    scope = {"big": "x" * 100_000}
+    started = time.perf_counter()
+    with pytest.raises(TemplatingError) as caught:
+        substitute(["{{big}}" * 50] * 10, scope)
+    assert caught.value.message == (
+        f"substituting {{{{big}}}} makes the template larger than {MAX_SUBSTITUTED_LENGTH} characters; pass large "
+        "values as artifacts instead of parameters"
+    )
     assert time.perf_counter() - started < 2
