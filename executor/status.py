@@ -10,6 +10,9 @@ Invariants:
   attempt 0), `wf.task(0:a)` (loop item 0 with value `a`), `wf.outer.inner` (nested templates), `wf.onExit`.
 - Node records are compact: empty fields are omitted (see `compact_node`), so 5,000 Pod nodes stay well under
   etcd's 1.5 MiB object limit (figures in docs/benchmarks.md).
+- When the node map's JSON exceeds COMPRESS_NODES_ABOVE (1 MiB) it is stored as Argo does for large workflows:
+  `status.compressedNodes` = base64(gzip(JSON)) and no `nodes` (Argo's CLI and UI read both forms). Read nodes
+  with `nodes_of(status)`, which accepts either; `pack_nodes` chooses the form.
 - Timestamps are RFC 3339 in UTC with second precision: `2026-01-02T03:04:05Z`.
 
 Argo CD's built-in health check for `argoproj.io/Workflow` reads only `status.phase` and `status.message`:
@@ -19,6 +22,9 @@ Pending/Running (or no phase) -> Progressing, Succeeded -> Healthy, Failed/Error
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -99,6 +105,7 @@ class WorkflowStatus(TypedDict, total=False):
     outputs: NodeOutputs
     storedTemplates: dict[str, Any]
     storedWorkflowTemplateSpec: dict[str, Any]
+    compressedNodes: str  # base64(gzip(JSON of nodes)) instead of `nodes` when they are large (Argo's format)
 
 
 def fnv32a(text: str) -> int:
@@ -253,3 +260,36 @@ def argo_cd_health(status: Mapping[str, Any] | None) -> tuple[HealthStatus, str]
     if phase in ("Failed", "Error"):
         return "Degraded", message
     return "Progressing", message
+
+
+COMPRESS_NODES_ABOVE = 1 << 20  # bytes of node-map JSON above which `compressedNodes` is written instead
+
+
+def nodes_of(status: Mapping[str, Any] | None) -> dict[str, NodeStatus]:
+    """The node map of a status in either form (`nodes`, or Argo's `compressedNodes`); {} when there is none."""
+    if not status:
+        return {}
+    nodes = status.get("nodes")
+    if nodes:
+        return dict(nodes)
+    packed = status.get("compressedNodes")
+    if packed:
+        decoded: dict[str, NodeStatus] = json.loads(gzip.decompress(base64.b64decode(packed)))
+        return decoded
+    return {}
+
+
+def pack_nodes(
+    status: dict[str, Any], nodes: Mapping[str, Any], *, threshold: int = COMPRESS_NODES_ABOVE
+) -> dict[str, Any]:
+    """Put `nodes` into `status` plainly, or compressed (deterministically: gzip mtime 0) when large."""
+    status.pop("compressedNodes", None)
+    status.pop("nodes", None)
+    if not nodes:
+        return status
+    text = json.dumps(nodes, separators=(",", ":"))
+    if len(text) > threshold:
+        status["compressedNodes"] = base64.b64encode(gzip.compress(text.encode(), compresslevel=5, mtime=0)).decode()
+    else:
+        status["nodes"] = dict(nodes)
+    return status

@@ -55,6 +55,8 @@ from executor.status import (
     is_fulfilled,
     item_label,
     node_id,
+    nodes_of,
+    pack_nodes,
     parse_time,
     progress,
 )
@@ -120,8 +122,11 @@ class _Pass:
         self.name: str = str(metadata.get("name") or "workflow")
         self.namespace: str = str(metadata.get("namespace") or "")
         self.status_in: Mapping[str, Any] = self.workflow.get("status") or {}
-        self.nodes = {key: cast(NodeStatus, dict(value)) for key, value in (self.status_in.get("nodes") or {}).items()}
+        self.nodes = {key: cast(NodeStatus, dict(value)) for key, value in nodes_of(self.status_in).items()}
         self._ids: dict[str, str] = {}
+        self._owned: set[str] = set()
+        self.now_text = format_time(self.now)
+        self.old_phases: dict[str, str] = {k: str(v.get("phase")) for k, v in self.nodes.items()}
         self.spec: Mapping[str, Any] = {}
         self.started_at = parse_time(self.status_in.get("startedAt")) or self.now
         self.deadline: datetime | None = None
@@ -166,7 +171,7 @@ class _Pass:
             "templateName": template_name,
             "phase": phase,
             "boundaryID": opts.boundary_id,
-            "startedAt": format_time(self.now),
+            "startedAt": self.now_text,
             "message": message,
         }
         if template_ref:
@@ -191,9 +196,19 @@ class _Pass:
         parent = self.nodes.get(parent_id)
         if parent is None:
             return
-        children = parent.get("children") or []
-        if child_id not in children[-1:]:
-            parent["children"] = [*children, child_id]
+        children = parent.get("children")
+        if children is None:
+            parent["children"] = [child_id]
+            self._owned.add(parent_id)
+            return
+        if children[-1:] == [child_id]:
+            return
+        if parent_id not in self._owned:
+            # The list may be shared with the input status: copy once per pass, then append in place (linear).
+            children = list(children)
+            parent["children"] = children
+            self._owned.add(parent_id)
+        children.append(child_id)
 
     def mark(self, node: NodeStatus, phase: str, message: str | None = None) -> NodeStatus:
         """Set a node's phase (and message when given); stamps finishedAt when it becomes fulfilled."""
@@ -204,7 +219,7 @@ class _Pass:
             else:
                 node.pop("message", None)
         if is_fulfilled(phase) and not node.get("finishedAt"):
-            node["finishedAt"] = format_time(self.now)
+            node["finishedAt"] = self.now_text
         if node.get("type") == "Pod":
             node["progress"] = "1/1" if phase in ("Succeeded", "Skipped", "Omitted") else "0/1"
         return node
@@ -243,12 +258,11 @@ class _Pass:
         status: dict[str, Any] = dict(self.status_in)
         status["phase"] = "Error"
         status["message"] = message
-        status.setdefault("startedAt", format_time(self.now))
-        status["finishedAt"] = format_time(self.now)
+        status.setdefault("startedAt", self.now_text)
+        status["finishedAt"] = self.now_text
         status["progress"] = progress(self.nodes.values())
         status["conditions"] = conditions(completed=True, pod_running=False)
-        if self.nodes:
-            status["nodes"] = self.nodes
+        pack_nodes(status, self.nodes)
         return [UpdateStatus(status), RecordEvent("WorkflowFailed", message, "Warning")]
 
     def run_tree(self, entry: str) -> list[Action]:
@@ -322,18 +336,19 @@ class _Pass:
         status: dict[str, Any] = {
             key: value
             for key, value in self.status_in.items()
-            if key not in ("phase", "message", "finishedAt", "nodes", "progress", "conditions", "outputs")
+            if key
+            not in ("phase", "message", "finishedAt", "nodes", "compressedNodes", "progress", "conditions", "outputs")
         }
         status["phase"] = phase
         if message:
             status["message"] = message
         status["startedAt"] = format_time(self.started_at)
         if done:
-            status["finishedAt"] = format_time(self.now)
+            status["finishedAt"] = self.now_text
         status["progress"] = progress(self.nodes.values())
         pod_running = any(n.get("type") == "Pod" and n.get("phase") == "Running" for n in self.nodes.values())
         status["conditions"] = conditions(completed=done, pod_running=pod_running and not done)
-        status["nodes"] = self.nodes
+        pack_nodes(status, self.nodes)
         outputs = self.workflow_outputs()
         if outputs:
             status["outputs"] = outputs
@@ -365,13 +380,11 @@ class _Pass:
 
     def node_events(self) -> list[RecordEvent]:
         out: list[RecordEvent] = []
-        old_nodes: Mapping[str, Any] = self.status_in.get("nodes") or {}
         for nid, node in self.nodes.items():
             node_phase = node.get("phase")
             if node_phase not in ("Running", "Succeeded", "Failed", "Error"):
                 continue
-            old = old_nodes.get(nid)
-            if old is not None and old.get("phase") == node_phase:
+            if self.old_phases.get(nid) == node_phase:
                 continue
             text = f"{node_phase} node {node.get('name')}"
             if node.get("message"):
@@ -530,7 +543,7 @@ class _Pass:
         flag: Mapping[str, bool] | None = None,
     ) -> NodeStatus | None:
         node = self.get(node_name)
-        if node is not None and is_fulfilled(node.get("phase")):
+        if node is not None and (is_fulfilled(node.get("phase")) or self.still_running(node, opts)):
             return node
         template_name = str(holder.get("template") or "")
         try:
@@ -544,6 +557,19 @@ class _Pass:
         if retry is not None:
             return self.execute_retry(node_name, resolved, params, input_artifacts, retry, opts, holder, flag)
         return self.execute_kind(node_name, resolved, params, input_artifacts, opts, holder, flag=flag, retries=None)
+
+    def still_running(self, node: NodeStatus, opts: Opts) -> bool:
+        """Fast path: a Pod node whose Job is alive needs no template work this pass (only Pending -> Running)."""
+        if node.get("type") != "Pod":
+            return False
+        observation = self.observed.get(node["id"])
+        if observation is None or observation.deleted or observation.phase not in ("Pending", "Running"):
+            return False
+        if self.blocked_message(opts):
+            return False
+        if observation.phase == "Running" and node.get("phase") != "Running":
+            self.mark(node, "Running")
+        return True
 
     def error_node(
         self,
@@ -1167,18 +1193,19 @@ class _Pass:
                 if created and child is not None and not is_fulfilled(child.get("phase")):
                     running += 1
         completed = True
+        steps_by_name = {s.get("name"): s for s in steps}
         for cid in group.get("children") or []:
             child = self.nodes.get(cid)
             if child is None:
                 continue
-            if not is_fulfilled(child.get("phase")) or not self.hooks_done(child):
+            holder = steps_by_name.get(_step_of(child["name"], group_name))
+            if not is_fulfilled(child.get("phase")) or not self.hooks_done(child, holder):
                 completed = False
         expected = sum(1 for _ in self.step_children_names(group_name, steps, scope))
         if expected > len(group.get("children") or []):
             completed = False
         if not completed:
             return
-        steps_by_name = {s.get("name"): s for s in steps}
         for cid in group.get("children") or []:
             child = self.nodes[cid]
             step = steps_by_name.get(_step_of(child["name"], group_name), {})
@@ -1214,7 +1241,10 @@ class _Pass:
         opts: Opts,
     ) -> NodeStatus | None:
         existing = self.get(child_name)
-        if existing is not None and is_fulfilled(existing.get("phase")) and self.hooks_done(existing):
+        if existing is not None and (
+            (is_fulfilled(existing.get("phase")) and self.hooks_done(existing, step))
+            or self.still_running(existing, opts)
+        ):
             return existing
         local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
         resolved_step = expr.substitute({k: v for k, v in step.items() if k not in ("withItems", "withParam")}, local)
@@ -1324,14 +1354,18 @@ class _Pass:
             task = by_name[name]
             task_name = f"{node_name}.{name}"
             existing = task_nodes.get(name)
-            if existing is None or not is_fulfilled(existing.get("phase")) or not self.hooks_done(existing):
+            if existing is None or not is_fulfilled(existing.get("phase")) or not self.hooks_done(existing, task):
                 dependency = deps[name]
                 ready = True
                 outcomes: dict[str, TaskOutcome] = {}
                 if dependency is not None:
                     for dep in dependency.tasks:
                         dep_node = task_nodes.get(dep)
-                        if dep_node is None or not is_fulfilled(dep_node.get("phase")) or not self.hooks_done(dep_node):
+                        if (
+                            dep_node is None
+                            or not is_fulfilled(dep_node.get("phase"))
+                            or not self.hooks_done(dep_node, by_name[dep])
+                        ):
                             ready = False
                             break
                         outcomes[dep] = self.outcome(dep_node, by_name[dep])
@@ -1467,7 +1501,7 @@ class _Pass:
         phase = "Succeeded"
         for index, item in enumerate(items):
             child = self.get(f"{task_name}({index}:{item_label(item)})")
-            if child is None or not is_fulfilled(child.get("phase")) or not self.hooks_done(child):
+            if child is None or not is_fulfilled(child.get("phase")) or not self.hooks_done(child, task):
                 return node
             if is_failed(child.get("phase")):
                 phase = str(child.get("phase"))
@@ -1485,7 +1519,10 @@ class _Pass:
         parents: list[str],
     ) -> NodeStatus | None:
         existing = self.get(child_name)
-        if existing is not None and is_fulfilled(existing.get("phase")) and self.hooks_done(existing):
+        if existing is not None and (
+            (is_fulfilled(existing.get("phase")) and self.hooks_done(existing, task))
+            or self.still_running(existing, opts)
+        ):
             return existing
         local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
         skip = ("withItems", "withParam", "withSequence", "depends", "dependencies")
@@ -1565,7 +1602,7 @@ class _Pass:
         """Argo's assessDAGPhase: Running while any task runs or can still start; else the target branches' phase."""
         for name in order:
             node = task_nodes.get(name)
-            if node is not None and (not is_fulfilled(node.get("phase")) or not self.hooks_done(node)):
+            if node is not None and (not is_fulfilled(node.get("phase")) or not self.hooks_done(node, by_name[name])):
                 return "Running"
         branch: dict[str, str] = {}
         for name in order:
@@ -1626,7 +1663,10 @@ class _Pass:
             return out or [node["id"]]
         return [node["id"]]
 
-    def hooks_done(self, node: NodeStatus) -> bool:
+    def hooks_done(self, node: NodeStatus, holder: Mapping[str, Any] | None = None) -> bool:
+        """True when the node's exit hook (if any) is fulfilled; `holder` (the step/task) skips the lookup."""
+        if holder is not None and not holder.get("onExit") and not (holder.get("hooks") or {}).get("exit"):
+            return True
         on_exit = self.get(f"{node['name']}.onExit")
         return on_exit is None or is_fulfilled(on_exit.get("phase"))
 
