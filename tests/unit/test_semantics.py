@@ -106,15 +106,14 @@ INVALID = [
         id="resource-template-unsupported",
     ),
     pytest.param(
-        workflow(echo("main", sidecars=[{"name": "db", "image": "postgres"}])),
+        workflow(echo("main", memoize={"key": "k", "cache": {"configMap": {"name": "c"}}})),
         [
             (
-                f"{T}[0].sidecars",
-                "sidecars are not supported yet by Trellis; to solve this, start the helper process inside the main "
-                "container's command, or run it as a separate step",
+                f"{T}[0].memoize",
+                "memoize is not supported yet by Trellis; to solve this, remove it; the step will run every time",
             )
         ],
-        id="sidecars-unsupported",
+        id="memoize-unsupported",
     ),
     pytest.param(
         workflow(dag(task("a"), task("b", "ech")), echo()),

@@ -74,15 +74,11 @@ UNSUPPORTED_TYPES = {
 UNSUPPORTED_SPEC = {
     "synchronization": "remove it; to limit how many steps run at once use spec.parallelism",
     "executorPlugins": "run the step as a container template instead",
-    "podSpecPatch": "set the fields directly on the template (resources, nodeSelector, tolerations, ...) instead",
     "volumeClaimTemplates": "mount an existing PersistentVolumeClaim through spec.volumes, or pass files as artifacts",
 }
 UNSUPPORTED_TEMPLATE = {
     "synchronization": "remove it; to limit how many steps run at once use parallelism on the dag or steps template",
     "memoize": "remove it; the step will run every time",
-    "sidecars": "start the helper process inside the main container's command, or run it as a separate step",
-    "initContainers": "run the preparation as an earlier step, or pass the files as input artifacts",
-    "podSpecPatch": "set the fields directly on the template (resources, nodeSelector, tolerations, ...) instead",
     "resourceClaims": "remove them; request devices through container resources instead",
 }
 HOOKS_FIX = (
@@ -809,6 +805,13 @@ class Checker:
             if not isinstance(raw, dict):
                 continue
             self.check_global_name(a, apath)
+            for driver in ("git", "raw"):
+                if a.get(driver) is not None:
+                    self.unsupported(
+                        f"{apath}.{driver}",
+                        f"{driver} output artifacts",
+                        "let the artifact go to the artifact repository (s3), or give it an s3 or http location",
+                    )
             if kind in ("container", "script") and not a.get("path"):
                 self.error(
                     f"{apath}.path",
