@@ -6,29 +6,14 @@ status") for the status format, resumption and the rules the shells rely on.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from executor import jobspec
 from executor.contract import Action, Observed, PlanContext, RecordEvent, UpdateStatus
 from executor.planning.engine import Expand, run_pass
 from executor.status import format_time
-
-
-def _real_expand() -> Expand:
-    module = importlib.import_module("executor.jobspec")
-    function: Expand = module.expand
-    return function
-
-
-def _real_job_name() -> Callable[[str, str], str] | None:
-    try:
-        module = importlib.import_module("executor.jobspec")
-    except ImportError:
-        return None
-    function = getattr(module, "job_name", None)
-    return function if callable(function) else None
 
 
 def plan(
@@ -41,7 +26,8 @@ def plan(
 ) -> list[Action]:
     """Decide this pass's actions. Pure and deterministic; never raises for a bad workflow.
 
-    `expand` defaults to executor.jobspec.expand; tests of planning alone may pass a stand-in.
+    `expand` defaults to executor.jobspec.expand (the shells never pass it); it exists so a test of planning alone
+    can see the StepSpec the planner produced.
     """
     try:
         return run_pass(
@@ -49,8 +35,8 @@ def plan(
             observed,
             now,
             context=context,
-            expand=expand or _real_expand(),
-            job_name=_real_job_name(),
+            expand=expand or jobspec.expand,
+            job_name=jobspec.job_name,
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         # A manifest shaped in a way the planner did not expect (e.g. a string where a list belongs) ends the

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from executor import templating
 from executor.contract import (
     Action,
     ArtifactLocation,
@@ -464,7 +465,7 @@ class _Pass:
         created = parse_time(metadata.get("creationTimestamp"))
         if created is not None:
             scope["workflow.creationTimestamp"] = format_time(created)
-            scope.update(_creation_vars(created))
+            scope.update(templating.creation_timestamp_vars(created))
         for key, value in (metadata.get("labels") or {}).items():
             scope[f"workflow.labels.{key}"] = str(value)
         for key, value in (metadata.get("annotations") or {}).items():
@@ -1059,7 +1060,11 @@ class _Pass:
                 "lastRetry.duration": str((finished - started).total_seconds()),
                 "lastRetry.message": last_message,
             }
-            if not _evaluate_expression(str(expression), env):
+            try:
+                proceed = expr.evaluate_bool(str(expression), _chain(env, self.globals))
+            except expr.ExpressionFailed as exc:
+                return "Error", str(exc)
+            if not proceed:
                 return last_phase, "retryStrategy.expression evaluated to false"
         return None
 
@@ -1247,7 +1252,9 @@ class _Pass:
         ):
             return existing
         local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
-        resolved_step = expr.substitute({k: v for k, v in step.items() if k not in ("withItems", "withParam")}, local)
+        resolved_step = expr.substitute(
+            {k: v for k, v in step.items() if k not in ("withItems", "withParam", "withSequence")}, local
+        )
         if existing is None:
             when = resolved_step.get("when")
             if when:
@@ -1796,9 +1803,8 @@ class _Pass:
                 if "{{" not in str(substituted):
                     value = str(substituted)
             elif value_from.get("expression"):
-                substituted = expr.substitute("{{=" + str(reference) + "}}", local)
-                if "{{" not in str(substituted):
-                    value = str(substituted)
+                with contextlib.suppress(expr.ExpressionFailed):
+                    value = expr.evaluate_string(str(reference), local)
             elif "value" in param:
                 value = _str(expr.substitute(param["value"], local))
             if value is None and value_from.get("default") is not None:
@@ -2032,41 +2038,6 @@ _TRANSIENT = re.compile(
 
 def _is_transient(message: str) -> bool:
     return bool(_TRANSIENT.search(message))
-
-
-def _evaluate_expression(text: str, env: Mapping[str, str]) -> bool:
-    """A retryStrategy.expression over lastRetry.*: through executor.templating when present, else a small subset."""
-    substituted = text
-    for key in sorted(env, key=len, reverse=True):
-        value = env[key]
-        literal = value if _is_number(value) else json.dumps(value)
-        substituted = substituted.replace(key, literal)
-    substituted = substituted.replace("'", '"')
-    try:
-        return expr.evaluate_when(substituted)
-    except expr.WhenError:
-        return False
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _creation_vars(created: datetime) -> dict[str, str]:
-    """`workflow.creationTimestamp.<strftime letter>` as Argo offers them."""
-    out: dict[str, str] = {}
-    for letter in "YmdHMSyBbAajUwIpZ":
-        try:
-            out[f"workflow.creationTimestamp.{letter}"] = created.strftime(f"%{letter}")
-        except ValueError:
-            continue
-    out["workflow.creationTimestamp.s"] = str(int(created.timestamp()))
-    out["workflow.creationTimestamp.RFC3339"] = format_time(created)
-    return out
 
 
 def _default_job_name(workflow_name: str, node_name: str) -> str:

@@ -344,7 +344,7 @@ def test_retry_max_duration_stops_retrying_with_argos_message() -> None:
 
 def test_retry_expression_over_last_retry_can_stop_retrying() -> None:
     manifest = load(RETRY)
-    manifest["spec"]["templates"][0]["retryStrategy"] = {"limit": 5, "expression": "lastRetry.exitCode == 2"}
+    manifest["spec"]["templates"][0]["retryStrategy"] = {"limit": 5, "expression": "asInt(lastRetry.exitCode) == 2"}
     codes = {"rt(0)": 2, "rt(1)": 3}
     cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=codes.get(n, 0)))
     status = cluster.run()
