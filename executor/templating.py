@@ -21,7 +21,8 @@ API (stable):
     substitute_string(text, scope, *, strict=True, leave=()) -> str
         strict=True:  an unresolved simple tag raises TemplatingError("failed to resolve {{inputs.parameters.msg}}");
                       an expression that fails raises TemplatingError("failed to evaluate expression {{=...}}: ...")
-        strict=False: unresolved tags and failing expressions stay as they are (Argo's allowUnresolved)
+        strict=False: unresolved tags, failing expressions and expressions that read a variable the scope does not
+                      define yet stay as they are (Argo's allowUnresolved; e.g. workflow.status before exit handlers)
         leave:        name prefixes ("outputs.", "pod.name") left untouched even when strict; an expression tag is
                       left when any variable it reads starts with one of them
     evaluate_expression(text, scope, *, now=None) -> Any
@@ -36,7 +37,8 @@ API (stable):
                                            a Job must fit in etcd, and a hostile template must not exhaust memory
 
 Values are inserted into strings as they are (Argo JSON-escapes them into the template's JSON text, which decodes to
-the same string). Expression results are printed as Argo prints them (webhook.expressions.format_value: Go's %v).
+the same string). Expression results are written as Argo writes them (webhook.expressions.format_result: strings
+as they are, anything else as JSON).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from webhook.expressions import ExpressionError, Tag, compile_expression, find_tags, format_value
+from webhook.expressions import ExpressionError, Tag, compile_expression, find_tags, format_result
 
 __all__ = [
     "MAX_SUBSTITUTED_LENGTH",
@@ -166,6 +168,19 @@ def _scope_env(scope: Mapping[str, str | None]) -> Mapping[str, Any]:
     return build_expression_env(scope)
 
 
+def _reads_undefined(references: Iterable[tuple[str | int, ...]], env: Mapping[str, Any]) -> bool:
+    """True when a variable path the expression reads is not in `env` yet (a map on the way lacks the key)."""
+    for path in references:
+        node: Any = env
+        for part in path:
+            if not isinstance(node, Mapping) or not isinstance(part, str):
+                break  # a value (or an index into one): defined as far as names go
+            if part not in node:
+                return True
+            node = node[part]
+    return False
+
+
 def _leaves(name: str, leave: tuple[str, ...]) -> bool:
     return any(name == prefix or name.startswith(prefix) for prefix in leave)
 
@@ -222,6 +237,8 @@ class _Substituter:
             value = self.scope.get(name) if name in self.scope else _MISSING
             if isinstance(value, str):
                 return value
+            if value is not None and value is not _MISSING:
+                return format_result(value)
             if not self.strict:
                 return raw
             if value is None:
@@ -230,8 +247,6 @@ class _Substituter:
                     "parameter a default, or use an expression with ?? to choose a fallback",
                     variable=raw[2:-2],
                 )
-            if value is not _MISSING:
-                return format_value(value)
             raise TemplatingError(f"failed to resolve {raw}", variable=raw[2:-2])
         if self.leave and any(_leaves(name, self.leave) for name in _expression_names(tag.body)):
             return raw
@@ -239,6 +254,8 @@ class _Substituter:
             expression = compile_expression(tag.body)
             if self.env is None:
                 self.env = _scope_env(self.scope)
+            if not self.strict and _reads_undefined(expression.references(), self.env):
+                return raw  # a later stage defines it (Argo: retries, lastRetry.*, workflow.status, outputs...)
             result = expression.evaluate(self.env)
         except ExpressionError as error:
             if not self.strict:
@@ -251,7 +268,7 @@ class _Substituter:
                 f"failed to evaluate expression {raw}: the result is nil; use ?? to give a fallback",
                 variable=raw[2:-2],
             )
-        return format_value(result)
+        return format_result(result)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

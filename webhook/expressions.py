@@ -42,7 +42,9 @@ expr-lang ({{= ...}}, valueFrom.expression, retryStrategy.expression, hooks' exp
     Expression.identifiers() -> frozenset[str]      top-level variable names read ("inputs", "tasks", ...)
     Expression.references() -> tuple[tuple[str | int, ...], ...]  constant access paths from a variable, e.g.
                                           ("inputs", "parameters", "week-temps") for inputs.parameters['week-temps']
-    format_value(value) -> str            how Argo prints a result into a string (Go's %v: 2.0 -> "2", [1 2], map[a:1])
+    format_result(value) -> str           how Argo writes a {{= }} result into a string: strings as they are, anything
+                                          else as JSON (2.0 -> "2", ["a"] -> '["a"]', {"k": 1} -> '{"k":1}')
+    format_value(value) -> str            Go's %v, as expr-lang's string() prints (2.0 -> "2", [1 2], map[a:1])
     to_json(value) -> str                 Argo's toJson (Go's encoding/json: compact, sorted keys, <>& escaped)
     jsonpath(document, path) -> Any       Argo's jsonpath() (a JSONPath subset, below)
 
@@ -942,9 +944,16 @@ def _format_float(value: float, *, json_mode: bool) -> str:
     return sign + whole + ("." + frac if frac else "")
 
 
+def format_result(value: Any) -> str:
+    """An expression result as Argo writes it into a template string: a string as it is, anything else as
+    json.Marshal encodes it (2.0 -> "2", true -> "true", ["a"] -> '["a"]', maps with sorted keys). Argo treats a
+    nil result as unresolved; callers check for None first (this returns "null")."""
+    return value if isinstance(value, str) else to_json(value)
+
+
 def format_value(value: Any) -> str:
-    """A value as Argo writes an expression result into a string: Go's fmt "%v" (2.0 -> "2", true -> "true",
-    nil -> "<nil>", lists "[a b]", maps "map[k:v]" with sorted keys)."""
+    """A value as Go's fmt "%v" prints it (expr-lang's string(), messages): 2.0 -> "2", true -> "true",
+    nil -> "<nil>", lists "[a b]", maps "map[k:v]" with sorted keys."""
     if value is None:
         return "<nil>"
     if isinstance(value, bool):

@@ -56,7 +56,7 @@ FLAT: dict[str, str | None] = {
             id="expression-tag-template",
         ),
         pytest.param("{{=inputs.parameters['should-print'] == 'true'}}", "true", id="hyphen-by-index"),
-        pytest.param("{{=jsonpath(workflow.parameters.config, '$.a.b')}}", "[1 2]", id="list-prints-like-go"),
+        pytest.param("{{=jsonpath(workflow.parameters.config, '$.a.b')}}", "[1,2]", id="list-as-json"),
         pytest.param("{{=toJson(jsonpath(workflow.parameters.config, '$.a'))}}", '{"b":[1,2]}', id="to-json"),
         pytest.param("{{=item.image}}", "debian", id="item-map"),
         pytest.param("{{=tasks.a.outputs.parameters.p}}", "pv", id="task-output"),
@@ -296,3 +296,60 @@ def test_a_template_that_would_explode_in_size_is_refused() -> None:
         "values as artifacts instead of parameters"
     )
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        pytest.param("{{='test'}}", "test", id="single-quotes"),
+        pytest.param('{{="test"}}', "test", id="double-quotes"),
+        pytest.param("{{='some\\\\path'}}", "some\\path", id="escaped-backslash"),
+        pytest.param("{{='a\\nb'}}", "a\nb", id="escaped-newline"),
+        pytest.param("{{=1 + \n1}}", "2", id="newline-in-expression"),
+        pytest.param("{{=toJson('test')}}", '"test"', id="string-as-json"),
+        pytest.param("{{=toJson({test: 1})}}", '{"test":1}', id="object-as-json"),
+        pytest.param("{{=toJson([1, '2', {an: 'object'}])}}", '[1,"2",{"an":"object"}]', id="array-as-json"),
+        pytest.param('{{="\'"}}', "'", id="single-quote-string"),
+        pytest.param("{{='\"'}}", '"', id="double-quote-string"),
+        pytest.param("{{=true == false}}", "false", id="boolean"),
+        pytest.param("{{=[1, 2]}}", "[1,2]", id="array"),
+        pytest.param("{{=1.5 * 2}}", "3", id="float"),
+    ],
+)
+def test_expression_results_are_written_as_argo_writes_them(template: str, expected: str) -> None:
+    assert substitute(template, {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("a", "43", id="filter-equals"),
+        pytest.param("b", "43", id="filter-and"),
+        pytest.param("c", '{"age":43,"name":"Baris"}', id="slice"),
+        pytest.param("d", '["Baris","Mo","Jai"]', id="wildcard"),
+    ],
+)
+def test_destructured_json_matches_argo_outputs(name: str, expected: str) -> None:
+    config = '{"employees": [{"name": "Baris", "age":43},{"name": "Mo", "age": 42}, {"name": "Jai", "age" :44}]}'
+    paths = {
+        "a": """$.employees[?(@.name=="Baris")].age""",
+        "b": "$.employees[?(@.age>42 && @.age<44)].age",
+        "c": "$.employees[0:1]",
+        "d": "$.employees[*].name",
+    }
+    value = substitute(
+        f"{{{{=jsonpath(workflow.parameters.config, '{paths[name]}')}}}}", {"workflow.parameters.config": config}
+    )
+    assert value in (expected, f"[{expected}]")
+    assert value == (expected if name == "d" else f"[{expected}]")
+
+
+def test_lenient_stages_leave_expressions_over_variables_that_are_not_defined_yet() -> None:
+    scope = {"workflow.name": "wf", "tasks.a.outputs.result": "ok"}
+    template = (
+        "{{=workflow.status == 'Succeeded' ? 'yes' : 'no'}} {{=tasks.b.outputs.result ?? 'x'}} {{=workflow.name}}"
+    )
+    first = substitute(template, scope, strict=False)
+    assert first == "{{=workflow.status == 'Succeeded' ? 'yes' : 'no'}} {{=tasks.b.outputs.result ?? 'x'}} wf"
+    later = {**scope, "workflow.status": "Succeeded"}
+    assert substitute(first, later) == "yes x wf"
