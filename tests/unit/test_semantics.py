@@ -619,7 +619,7 @@ INVALID = [
         [
             (
                 f"{T}[0].steps[0][0].arguments.parameters[0].value",
-                "{{= asInt('1') +}} is not a valid expression: unexpected end of expression at position 13; "
+                "{{= asInt('1') + }} is not a valid expression: unexpected end of expression at position 13; "
                 "expected a value",
             ),
             (
@@ -634,6 +634,48 @@ INVALID = [
             ),
         ],
         id="expressions-compile",
+    ),
+    pytest.param(
+        workflow(
+            dag(
+                task("a", arguments=arg("msg", "1")),
+                task(
+                    "b",
+                    arguments=arg("msg", "{{= asInt(tasks.a.outputs.result) + asInt(inputs.parameters.limt) }}"),
+                ),
+                name="main",
+            )
+            | {"inputs": {"parameters": [{"name": "limit", "value": "3"}]}},
+            echo("echo", "msg"),
+        ),
+        [
+            (
+                f"{T}[0].dag.tasks[1].arguments.parameters[0].value",
+                "{{= asInt(tasks.a.outputs.result) + asInt(inputs.parameters.limt) }} reads tasks.a.outputs.result, "
+                'which does not resolve: task "a" is not an ancestor of task "b"; to solve this, add "a" to its '
+                "dependencies",
+            ),
+            (
+                f"{T}[0].dag.tasks[1].arguments.parameters[0].value",
+                "{{= asInt(tasks.a.outputs.result) + asInt(inputs.parameters.limt) }} reads inputs.parameters.limt, "
+                'which does not resolve: template "main" declares no input parameter "limt"; did you mean "limit"?',
+            ),
+        ],
+        id="expression-variables-resolve",
+    ),
+    pytest.param(
+        workflow(
+            steps([{"name": "s", "template": "echo", "withParam": "a, b", "arguments": arg("msg", "{{item}}")}]),
+            echo("echo", "msg"),
+        ),
+        [
+            (
+                f"{T}[0].steps[0][0].withParam",
+                '"a, b" is neither a JSON list nor a {{...}} reference to one; to solve this, use withItems for a '
+                'fixed list, or e.g. withParam: "{{steps.gen.outputs.result}}"',
+            )
+        ],
+        id="with-param-not-a-list",
     ),
     pytest.param(
         cron(schedule="0 * * * *", schedules=["0 1 * * *"]),
@@ -723,6 +765,20 @@ VALID = [
             }
         ),
         id="suspend-with-supplied-output",
+    ),
+    pytest.param(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "shared"},
+            "spec": {
+                "arguments": {"parameters": [{"name": "who"}], "artifacts": [{"name": "data"}]},
+                "templates": [
+                    echo("hello", "who") | {"container": {"image": "a", "args": ["{{workflow.parameters.other}}"]}}
+                ],
+            },
+        },
+        id="workflow-template-arguments-come-at-submission",
     ),
 ]
 

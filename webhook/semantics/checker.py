@@ -365,6 +365,12 @@ class Checker:
                 "remove artifactGC; expire artifacts with the bucket's lifecycle rules instead",
             )
         self.check_positive_int(f"{base}.parallelism", spec.get("parallelism"))
+        if isinstance(spec.get("retryStrategy"), dict):
+            self.check_retry(spec["retryStrategy"], f"{base}.retryStrategy")
+        if isinstance(self.defaults.get("retryStrategy"), dict):
+            self.check_retry(self.defaults["retryStrategy"], f"{base}.templateDefaults.retryStrategy")
+        if self.defaults.get("timeout") is not None:
+            self.check_duration(f"{base}.templateDefaults.timeout", self.defaults["timeout"])
 
         params = self.check_arguments(_m(spec.get("arguments")), f"{base}.arguments", workflow_level=True)
         ref_params = {_s(_m(p).get("name")) for p in _l(_m(_m(ref_spec).get("arguments")).get("parameters"))}
@@ -533,7 +539,12 @@ class Checker:
             seen_arts.add(name)
             if a.get("from") and a.get("fromExpression"):
                 self.error(apath, "sets both from and fromExpression; keep only one", "FieldValueForbidden")
-            elif not a.get("from") and not a.get("fromExpression") and not _has_location(a):
+            elif (
+                not a.get("from")
+                and not a.get("fromExpression")
+                and not _has_location(a)
+                and not (workflow_level and self.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"))
+            ):
                 self.error(
                     apath,
                     f'artifact "{name}" has no source; to solve this, set from: "{{{{tasks.<task>.outputs.'
@@ -887,9 +898,17 @@ class Checker:
                 tag = raw.strip()
                 if tag.startswith("="):
                     if problem := expressions.expression_problem(tag[1:]):
-                        self.error(spath, f"{{{{{tag}}}}} is not a valid expression: {problem}")
+                        self.error(spath, f"{{{{{raw}}}}} is not a valid expression: {problem}")
+                        continue
+                    for variable in expressions.expression_variables(tag[1:]):
+                        if problem := resolve(variable, scope):
+                            self.error(
+                                spath,
+                                f"{{{{{raw}}}}} reads {variable}, which does not resolve: {problem}",
+                                "FieldValueNotFound",
+                            )
                 elif is_checked(tag) and (problem := resolve(tag, scope)):
-                    self.error(spath, f"{{{{{tag}}}}} does not resolve: {problem}", "FieldValueNotFound")
+                    self.error(spath, f"{{{{{raw}}}}} does not resolve: {problem}", "FieldValueNotFound")
 
     def check_node_strings(self, node: Mapping[str, Any], path: str, scope: Scope) -> None:
         """A step's or task's strings; its inline template was checked as a template, and its exit hook may also
@@ -957,6 +976,18 @@ class Checker:
                 f"sets both {_joined(loops)}; keep only one of: withItems, withParam, withSequence",
                 "FieldValueForbidden",
             )
+        with_param = node.get("withParam")
+        if isinstance(with_param, str) and not _is_tag(with_param):
+            try:
+                items = json.loads(with_param)
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                self.error(
+                    f"{path}.withParam",
+                    f"{json.dumps(_short(with_param))} is neither a JSON list nor a {{{{...}}}} reference to one; to "
+                    'solve this, use withItems for a fixed list, or e.g. withParam: "{{steps.gen.outputs.result}}"',
+                )
         seq = node.get("withSequence")
         if isinstance(seq, dict):
             if seq.get("count") is not None and seq.get("end") is not None:

@@ -42,3 +42,43 @@ def when_problem(text: str) -> str:
 def depends_problem(text: str) -> str:
     """A DAG task's `depends` as the planner parses it."""
     return _problem(lang.parse_depends, text)
+
+
+def _as_variable(path: tuple[str | int, ...]) -> str:
+    """The `{{...}}` variable an expression's access path reads, cut where the variable ends ("" to skip)."""
+    words: list[str] = []
+    for part in path:
+        if not isinstance(part, str) or "." in part:
+            break
+        words.append(part)
+    if not words:
+        return ""
+    root = words[0]
+    if root in ("tasks", "steps"):
+        if len(words) < 2:
+            return ""
+        if len(words) < 4 or words[2] != "outputs" or (words[3] == "parameters" and len(words) == 4):
+            return f"{root}.{words[1]}.id"  # the sibling itself (outputs as a whole, aggregated parameters)
+        return ".".join(words[:5])
+    if root == "inputs":
+        return ".".join(words[:3]) if len(words) >= 3 or words[1:] == ["parameters"] else ""
+    if root == "workflow":
+        if len(words) < 2 or (words[1] == "outputs" and len(words) < 4):
+            return ""
+        if words[1] in ("labels", "annotations", "creationTimestamp"):
+            return ".".join(words[:3])
+        return ".".join(words[:4] if words[1] == "outputs" else words[:3])
+    if root == "outputs":
+        return ".".join(words[:3]) if len(words) >= 3 else ""
+    if root in ("item", "retries", "lastRetry", "pod"):
+        return ".".join(words[:2])
+    return ""
+
+
+def expression_variables(text: str) -> list[str]:
+    """The checked `{{...}}` variables an expr-lang expression reads (constant access paths only)."""
+    try:
+        paths = lang.compile_expression(text).references()
+    except lang.ExpressionError:
+        return []
+    return list(dict.fromkeys(v for v in map(_as_variable, paths) if v))
