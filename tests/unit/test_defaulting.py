@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
+import yaml
 
 from webhook.defaulting import apply_defaults, default_patch, pointer
 
@@ -211,3 +212,13 @@ def test_hostile_nesting_stops_the_walk_instead_of_crashing() -> None:
     for _ in range(3000):
         template = {"name": "n", "dag": {"tasks": [{"name": "a", "inline": template}]}}
     assert default_patch(workflow(template)) == []
+
+
+def test_a_yaml_alias_loop_stops_the_walk() -> None:
+    document = yaml.safe_load(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: x}\n"
+        "spec:\n  templates:\n  - &t {name: a, retryStrategy: {}, dag: {tasks: [{name: b, inline: *t}]}}\n"
+    )
+    ops = default_patch(document)
+    assert ops[0] == {"op": "add", "path": "/spec/templates/0/retryStrategy/retryPolicy", "value": "OnFailure"}
+    assert len(ops) < 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import random
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -734,3 +735,50 @@ def test_a_few_levels_of_inline_templates_are_checked_all_the_way_down() -> None
 def test_any_mapping_is_read_as_an_object() -> None:
     document = workflow(echo(imagee="x"))
     assert schema_errors(MappingProxyType(document)) == schema_errors(document) != []
+
+
+def all_locations(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            found.extend(all_locations(sub, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            found.extend(all_locations(sub, (*prefix, index)))
+    return found
+
+
+REPLACEMENTS: list[Any] = [None, 1, 1.5, 2.0, True, "x", "{{x}}", "Always", [], {}, ["a"], [1], {"k": "v"}, {"name": 1}]
+
+
+def test_the_fast_path_agrees_with_jsonschema_on_random_mutations() -> None:
+    rng = random.Random(20261128)
+    corpus = [p.values[0] for p in argo_documents()] or [dag_workflow(3), cron()]
+    for _ in range(400):
+        document = copy.deepcopy(rng.choice(corpus))
+        location = rng.choice([loc for loc in all_locations(document)[1:] if loc != ("kind",)])
+        *parents, last = location
+        node: Any = document
+        for part in parents:
+            node = node[part]
+        if isinstance(node[last], dict) and rng.random() < 0.3:
+            node[last]["unknownField"] = 1
+        else:
+            node[last] = rng.choice(REPLACEMENTS)
+        fast_says_invalid = schema_errors(document) != []
+        assert fast_says_invalid is jsonschema_finds_errors(document), (location, node[last])
+
+
+def test_a_yaml_alias_loop_is_one_error_not_a_crash() -> None:
+    document = yaml.safe_load(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: x}\n"
+        "spec:\n  templates:\n  - &t {name: a, dag: {tasks: [{name: b, inline: *t}]}}\n"
+    )
+    assert [str(e) for e in schema_errors(document)] == [
+        "spec: is nested too deeply to check; inline templates may nest a few levels, not hundreds"
+    ]
+    document["spec"]["templates"][0]["dag"]["tasks"][0]["withItems"] = "loop"
+    document["spec"]["arguments"] = {"parameters": [{"name": "p", "value": document["spec"]["templates"]}]}
+    assert [str(e) for e in schema_errors(document)] == [
+        "spec: is nested too deeply to check; inline templates may nest a few levels, not hundreds"
+    ]

@@ -96,7 +96,7 @@ def _definitions() -> dict[str, Any]:
 
 def schema_for(kind: str) -> dict[str, Any]:
     """The strict JSON Schema of one kind (`Workflow`, ...), self-contained. Raises KeyError for other kinds."""
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise KeyError(kind)
     defs = _definitions()
     return {

@@ -316,13 +316,21 @@ def _suggest(word: str, candidates: list[str]) -> str:
     return f'; did you mean "{close[0]}"?' if close else ""
 
 
+def _json(value: Any) -> str:
+    """JSON text of a value from a YAML/JSON document; "..." for what JSON cannot show (a YAML alias loop)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except (ValueError, RecursionError):
+        return "..."
+
+
 def _show(value: Any) -> str:
     """A value as the user would write it, cut short: messages never carry a whole subtree."""
     if isinstance(value, Mapping):
         return "an object"
     if isinstance(value, list):
         return "a list"
-    text = json.dumps(value, ensure_ascii=False)
+    text = _json(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + '..."'
 
 
@@ -405,8 +413,8 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
             f"or a {{{{...}}}} expression: withParam: {_show(instance)}"
         )
     if set(types) == {"string", "number", "boolean"} and isinstance(instance, (Mapping, list)):
-        as_json = json.dumps(instance, ensure_ascii=False, separators=(", ", ": "))
-        if len(as_json) <= _MAX_SHOWN and "'" not in as_json:
+        as_json = _json(instance)
+        if len(as_json) <= _MAX_SHOWN and "'" not in as_json and "..." not in as_json:
             return f"{message}; to solve this, pass it as a JSON string: {name or 'value'}: '{as_json}'"
         return f"{message}; to solve this, pass it as a JSON string (quote the whole value)"
     listed = [option["enum"] for option in schema.get("anyOf", ()) if "enum" in option] or [schema.get("enum", [])]
@@ -424,7 +432,7 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
     if types == ["array"] and isinstance(instance, Mapping):
         return message + _list_fix(name, location, schema, instance)
     if types == ["array"] and not isinstance(instance, (list, Mapping)) and instance is not None:
-        shown = json.dumps(instance, ensure_ascii=False)
+        shown = _json(instance)
         if len(shown) <= _MAX_SHOWN and name:
             return f"{message}; to solve this, write it as a YAML list: {name}: [{shown}]"
         return f'{message}; to solve this, write it as a YAML list (one item per line starting with "- ")'
