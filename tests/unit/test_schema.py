@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from webhook.errors import FieldError
-from webhook.schema import KINDS, schema_errors, schema_for
+from webhook.schema import KINDS, field_path, schema_errors, schema_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -782,3 +782,39 @@ def test_a_yaml_alias_loop_is_one_error_not_a_crash() -> None:
     assert [str(e) for e in schema_errors(document)] == [
         "spec: is nested too deeply to check; inline templates may nest a few levels, not hundreds"
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "location", "expected"),
+    [
+        pytest.param(
+            "Workflow",
+            ["spec", "templates", 2, "dag", "tasks", 0, "dependencies"],
+            "spec.templates[2].dag.tasks[0].dependencies",
+            id="fields-and-indexes",
+        ),
+        pytest.param("Workflow", ["spec", "hooks", "exit", "template"], "spec.hooks[exit].template", id="map-key"),
+        pytest.param("Workflow", ["metadata", "annotations", "a/b"], "metadata.annotations[a/b]", id="annotation"),
+        pytest.param(
+            "Workflow",
+            ["status", "nodes", "wf-123", "children", 0],
+            "status.nodes[wf-123].children[0]",
+            id="status-node",
+        ),
+        pytest.param(
+            "CronWorkflow",
+            ["spec", "workflowSpec", "nodeSelector", "disk"],
+            "spec.workflowSpec.nodeSelector[disk]",
+            id="cron-nested-map",
+        ),
+        pytest.param("Workflow", ["spec", "unknown", "deeper"], "spec.unknown.deeper", id="unknown-names-are-fields"),
+        pytest.param(
+            "Workflow",
+            ["spec", "templates", 0, "container", "resources", "limits", "cpu"],
+            "spec.templates[0].container.resources.limits[cpu]",
+            id="kubernetes-map",
+        ),
+    ],
+)
+def test_field_paths_use_brackets_for_indexes_and_map_keys(kind: str, location: list[str | int], expected: str) -> None:
+    assert field_path(kind, location) == expected

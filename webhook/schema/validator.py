@@ -154,13 +154,13 @@ def _translate(
     error: ValidationError, location: list[str | int], root: Mapping[str, Any]
 ) -> list[tuple[tuple[tuple[int, int | str], ...], FieldError]]:
     kind_definition = f"kind.{root.get('kind')}"
-    path = field_path(kind_definition, location)
+    path = _field_path(kind_definition, location)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     keyword = error.validator
     instance = error.instance
 
     def at(parts: list[str | int], message: str, kind: Any = "FieldValueInvalid") -> tuple[Any, FieldError]:
-        return _sort_key(parts), FieldError(field_path(kind_definition, parts), message, kind)
+        return _sort_key(parts), FieldError(_field_path(kind_definition, parts), message, kind)
 
     if keyword == "additionalProperties" and isinstance(instance, Mapping):
         known = list(schema.get("properties", {}))
@@ -272,13 +272,19 @@ def _not_supported(value: Any, allowed: list[Any]) -> str:
     return f"unsupported value {_show(value)}; use one of: {shown}"
 
 
-def field_path(definition: str, location: Sequence[str | int]) -> str:
-    """A Kubernetes field path: fields joined with dots, list indexes and map keys in brackets.
+def field_path(kind: str, location: Sequence[str | int]) -> str:
+    """The Kubernetes field path of a location in a manifest of `kind`: fields joined with dots, list indexes and
+    map keys in brackets, as k8s.io/apimachinery's field.Path (Child, Index, Key) writes them.
 
-    `spec.templates[0].container.args`, `metadata.labels[app.kubernetes.io/name]`, `spec.hooks[exit].template`
-    (k8s.io/apimachinery field.Path: Child, Index, Key). Whether a name is a field or a map key comes from the
-    schema of `definition`.
+        field_path("Workflow", ["spec", "hooks", "exit", "template"]) == "spec.hooks[exit].template"
+        field_path("Workflow", ["metadata", "labels", "a/b"]) == "metadata.labels[a/b]"
+
+    Whether a name is a field or a map key comes from the schema; names the schema does not know are fields.
     """
+    return _field_path(f"kind.{kind}", location)
+
+
+def _field_path(definition: str, location: Sequence[str | int]) -> str:
     defs = _defs()
     schema: Any = defs.get(definition, {})
     path = ""
