@@ -285,26 +285,35 @@ def field_path(kind: str, location: Sequence[str | int]) -> str:
 
 
 def _field_path(definition: str, location: Sequence[str | int]) -> str:
+    shape = tuple(None if isinstance(part, int) else part for part in location)
+    path = ""
+    for part, is_key in zip(location, _map_keys(definition, shape), strict=True):
+        path = f"{path}[{part}]" if is_key else join_path(path, part)
+    return path
+
+
+@functools.lru_cache(maxsize=4096)  # the 5000 tasks of a DAG share one shape
+def _map_keys(definition: str, shape: tuple[str | None, ...]) -> tuple[bool, ...]:
+    """For each part of a location (list indexes as None): does it go in brackets (an index or a map key)?"""
     defs = _defs()
     schema: Any = defs.get(definition, {})
-    path = ""
-    for part in location:
+    out = []
+    for part in shape:
         while isinstance(schema, Mapping) and "$ref" in schema:
             schema = defs.get(str(schema["$ref"]).removeprefix("#/$defs/"), {})
         if not isinstance(schema, Mapping):
             schema = {}
-        if isinstance(part, int):
-            path += f"[{part}]"
-            schema = schema.get("items", {})
-            continue
         extra = schema.get("additionalProperties")
-        if part not in schema.get("properties", {}) and isinstance(extra, Mapping):
-            path += f"[{part}]"
+        if part is None:
+            out.append(True)
+            schema = schema.get("items", {})
+        elif part not in schema.get("properties", {}) and isinstance(extra, Mapping):
+            out.append(True)
             schema = extra
-            continue
-        path = join_path(path, part)
-        schema = schema.get("properties", {}).get(part, {})
-    return path
+        else:
+            out.append(False)
+            schema = schema.get("properties", {}).get(part, {})
+    return tuple(out)
 
 
 def _sort_key(parts: Sequence[str | int]) -> tuple[tuple[int, int | str], ...]:
@@ -313,6 +322,11 @@ def _sort_key(parts: Sequence[str | int]) -> tuple[tuple[int, int | str], ...]:
 
 def _suggest(word: str, candidates: list[str]) -> str:
     """`; did you mean "image"?` for a near miss, or ""."""
+    return _suggest_cached(word, tuple(candidates))
+
+
+@functools.lru_cache(maxsize=4096)  # one typo repeated in 5000 tasks costs one difflib search
+def _suggest_cached(word: str, candidates: tuple[str, ...]) -> str:
     lowered = {c.lower(): c for c in candidates}
     if word.lower() in lowered:
         return f'; did you mean "{lowered[word.lower()]}"?'
