@@ -66,8 +66,17 @@ What it does NOT emulate (by design; tests must not rely on these):
 - `sendInitialEvents`/`resourceVersionMatch` semantics, watch caches per resource (one global history).
 """
 
-from .kubelet import ContainerOutcome, SimKubelet
+from .kubelet import ContainerOutcome, LocalKubeletBridge, SimKubelet
 from .server import KubeStandin, running_standin
 from .store import ApiError, Fault, RequestRecord
 
-__all__ = ["ApiError", "ContainerOutcome", "Fault", "KubeStandin", "RequestRecord", "SimKubelet", "running_standin"]
+__all__ = [
+    "ApiError",
+    "ContainerOutcome",
+    "Fault",
+    "KubeStandin",
+    "LocalKubeletBridge",
+    "RequestRecord",
+    "SimKubelet",
+    "running_standin",
+]

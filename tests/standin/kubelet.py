@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,8 +107,10 @@ class SimKubelet:
         pod = self.kube.patch(
             "v1", "Pod", pod["metadata"]["name"], {"status": status}, namespace=namespace, subresource="status"
         )
-        job = self.kube.get("batch/v1", "Job", job_name, namespace)
-        self._job_status(job, {"active": 1, "ready": 1, "startTime": job.get("status", {}).get("startTime") or now})
+        job = self._job(namespace, job_name)
+        if job is not None:
+            started = job.get("status", {}).get("startTime") or now
+            self._job_status(job, {"active": 1, "ready": 1, "startTime": started})
         return pod
 
     def succeed(
@@ -178,7 +181,9 @@ class SimKubelet:
             namespace=namespace,
             subresource="status",
         )
-        job = self.kube.get("batch/v1", "Job", job_name, namespace)
+        job = self._job(namespace, job_name)
+        if job is None:
+            return pod
         if failed:
             reason, message = "BackoffLimitExceeded", "Job has reached the specified backoff limit"
             job_status = {
@@ -204,6 +209,14 @@ class SimKubelet:
             }
         self._job_status(job, job_status)
         return pod
+
+    def _job(self, namespace: str, name: str) -> JSON | None:
+        try:
+            return self.kube.get("batch/v1", "Job", name, namespace)
+        except ApiError as err:
+            if err.code == 404:  # deleted (orphaning its pods) while they run
+                return None
+            raise
 
     def _job_status(self, job: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
         try:
@@ -264,3 +277,98 @@ def _status(container: Mapping[str, Any], state: str, outcome: ContainerOutcome 
             terminated["message"] = outcome.message
         status["state"] = {"terminated": terminated}
     return status
+
+
+class LocalKubeletBridge:
+    """Runs the stand-in's Jobs for real through the local runner's kubelet (executor.local.kubelet.Kubelet:
+    host processes in private mount namespaces) and mirrors what happens into the stand-in: the Pod (same name,
+    the stand-in Job's labels and ownerReference), Pod and Job status as the local kubelet writes them, container
+    logs for `pods/log`.
+
+        bridge = LocalKubeletBridge(kube, Kubelet(settings, on_change=...))   # or make_kubelet=...
+        bridge.start_pods()          # every stand-in Job not started yet goes to the local kubelet
+        bridge.sync()                # mirror status and logs now (also done on each kubelet change)
+    """
+
+    __test__ = False
+
+    def __init__(self, kube: KubeStandin, make_kubelet: Any) -> None:
+        """`make_kubelet(on_change)` builds the executor.local.kubelet.Kubelet to use (it calls on_change)."""
+        self.kube = kube
+        self.kubelet = make_kubelet(self.sync)
+        self._started: dict[tuple[str, str], str] = {}  # (namespace, job) -> stand-in Job uid
+        self._lock = threading.RLock()
+
+    def start_pods(self, namespace: str = "") -> list[str]:
+        started = []
+        for job in self.kube.list_objects("batch/v1", "Job", namespace):
+            key = (job["metadata"]["namespace"], job["metadata"]["name"])
+            with self._lock:
+                if key in self._started or job["spec"].get("suspend") or _finished(job):
+                    continue
+                self._started[key] = job["metadata"]["uid"]
+            if self.kubelet.create_job(job):
+                started.append(key[1])
+        self.sync()
+        return started
+
+    def sync(self) -> None:
+        """Copy the local kubelet's Pod/Job status and logs into the stand-in (idempotent)."""
+        with self._lock:
+            for (namespace, name), uid in list(self._started.items()):
+                local_job = self.kubelet.get_job(name)
+                if local_job is None:
+                    continue
+                for local_pod in self.kubelet.pods_of(name):
+                    self._mirror_pod(namespace, name, uid, local_pod)
+                try:
+                    self.kube.patch(
+                        "batch/v1",
+                        "Job",
+                        name,
+                        {"status": local_job.get("status") or {}},
+                        namespace=namespace,
+                        subresource="status",
+                    )
+                except ApiError as err:
+                    if err.code != 404:
+                        raise
+
+    def _mirror_pod(self, namespace: str, job: str, uid: str, local_pod: Mapping[str, Any]) -> None:
+        pod_name = local_pod["metadata"]["name"]
+        try:
+            self.kube.get("v1", "Pod", pod_name, namespace)
+        except ApiError as err:
+            if err.code != 404:
+                raise
+            labels = {
+                **(local_pod["metadata"].get("labels") or {}),
+                "batch.kubernetes.io/controller-uid": uid,
+                "controller-uid": uid,
+            }
+            meta = {
+                "name": pod_name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": local_pod["metadata"].get("annotations") or {},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": job,
+                        "uid": uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            }
+            self.kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": local_pod["spec"]})
+        self.kube.patch(
+            "v1", "Pod", pod_name, {"status": local_pod.get("status") or {}}, namespace=namespace, subresource="status"
+        )
+        for container, path in self.kubelet.log_paths(job).items():
+            if path.exists():
+                self.kube.set_pod_log(namespace, pod_name, container, path.read_text(errors="replace"))
+
+    def shutdown(self) -> None:
+        self.kubelet.shutdown()
