@@ -187,10 +187,20 @@ def find_tags(text: str) -> list[Tag]:
     """Every tag in `text`, in order. A tag ends at the first "}}" after its "{{" (as Argo's fasttemplate); when
     another "{{" comes before that "}}", the innermost one starts the tag and the earlier "{{" is literal text.
     An unclosed "{{" is literal text here; find_unclosed_tag reports it."""
-    return list(_find_tags(text))
+    if "{{" not in text:
+        return []
+    # Only short strings are cached (templates repeat them per node); a long one is scanned again, in O(n).
+    return list(_find_tags_cached(text) if len(text) <= _CACHED_TEXT_LENGTH else _find_tags(text))
+
+
+_CACHED_TEXT_LENGTH = 64 * 1024  # longer texts are never kept in a cache (memory stays bounded)
 
 
 @functools.lru_cache(maxsize=8192)
+def _find_tags_cached(text: str) -> tuple[Tag, ...]:
+    return _find_tags(text)
+
+
 def _find_tags(text: str) -> tuple[Tag, ...]:
     tags: list[Tag] = []
     index = 0
@@ -807,9 +817,23 @@ def _when_text(value: Any) -> str:
     return str(value)
 
 
-@functools.lru_cache(maxsize=4096)
 def _parse_when(text: str) -> _WhenNode:
-    _check_length(text, "when")
+    if len(text) <= MAX_EXPRESSION_LENGTH:
+        return _parse_when_cached(text)
+    # A long `when` is usually a long substituted value (an output compared with something): parse it, uncached.
+    if len(text) > MAX_STRING_LENGTH:
+        raise ExpressionError(
+            f"is {len(text)} characters long",
+            language="when",
+            text=text,
+            hint=f"the limit is {MAX_STRING_LENGTH} after substitution; compare a shorter value",
+            code="limit",
+        )
+    return _WhenParser(text).parse()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_when_cached(text: str) -> _WhenNode:
     return _WhenParser(text).parse()
 
 
@@ -2180,7 +2204,17 @@ class _Compiler:
             target_eval = self.compile(node.kids[0], nil_safe)
             arg_evals = [self.compile(kid, nil_safe) for kid in node.kids[1:]]
             method = _METHODS[node.value]
-            return lambda ctx: method(target_eval(ctx), [a(ctx) for a in arg_evals], pos)
+            method_name = node.value
+
+            def call_method(ctx: _Ctx) -> Any:
+                target = target_eval(ctx)
+                args = [evaluate(ctx) for evaluate in arg_evals]
+                try:
+                    return method(target, args, pos)
+                except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as error:
+                    raise _Fail(f"{method_name}(): {error}", pos) from None
+
+            return call_method
         raise AssertionError(f"unknown node {kind}")  # pragma: no cover
 
     def compile_call(self, node: _Node, nil_safe: bool) -> _Eval:
@@ -2229,7 +2263,7 @@ class _Compiler:
                 ) from None
             except TypeError as error:
                 raise _Fail(f"{name}(): {error}", pos, f"check the arguments of {name}()") from None
-            except (ValueError, ArithmeticError) as error:
+            except (ValueError, ArithmeticError, LookupError, AttributeError) as error:
                 raise _Fail(f"{name}(): {error}", pos) from None
             if isinstance(result, str):
                 _check_string(result, pos)
@@ -2444,7 +2478,7 @@ def _repeat(value: Any, count: Any) -> str:
 def _join(values: Any, sep: Any = "") -> str:
     items = _need_list("join", values)
     _need_str("join", sep)
-    return _check_string(str(sep).join(format_value(item) for item in items), None)
+    return _bounded_join(str(sep), [format_value(item) for item in items])
 
 
 def _numbers(name: str, values: Sequence[Any]) -> list[int | float]:
@@ -2474,10 +2508,36 @@ def _sort(values: Any, order: Any = "asc") -> list[Any]:
 
 def _uniq(values: Any) -> list[Any]:
     result: list[Any] = []
+    seen: set[tuple[str, Any]] = set()
+    compound: list[Any] = []
     for item in _need_list("uniq", values):
-        if not any(_equal(item, seen) for seen in result):
+        if isinstance(item, list | tuple | Mapping):  # rare: compared pairwise, with a bound on the work
+            if len(compound) * len(values) > MAX_STEPS:
+                raise _Fail("uniq() does too much work", None, f"the limit is {MAX_STEPS} steps", "limit")
+            if not any(_equal(item, other) for other in compound):
+                compound.append(item)
+                result.append(item)
+            continue
+        key = ("n", item) if _is_number(item) else (type(item).__name__, item)
+        if key not in seen:
+            seen.add(key)
             result.append(item)
     return result
+
+
+def _bounded_replace(text: str, old: str, new: str) -> str:
+    """str.replace, refused before it builds a string over the limit (replace("a", long, s) can multiply s)."""
+    size = len(text) + text.count(old) * (len(new) - len(old))
+    if size > MAX_STRING_LENGTH:
+        raise _Fail(f"builds a string of {size} characters", None, f"the limit is {MAX_STRING_LENGTH}", "limit")
+    return text.replace(old, new)
+
+
+def _bounded_join(separator: str, parts: Sequence[str]) -> str:
+    size = sum(len(part) for part in parts) + len(separator) * max(0, len(parts) - 1)
+    if size > MAX_STRING_LENGTH:
+        raise _Fail(f"builds a string of {size} characters", None, f"the limit is {MAX_STRING_LENGTH}", "limit")
+    return separator.join(parts)
 
 
 def _flatten(values: Any) -> list[Any]:
@@ -2575,7 +2635,7 @@ def _last_index_of(value: Any, sub: Any) -> int:
 
 def _replace(value: Any, old: Any, new: Any) -> str:
     _need_str("replace", value, old, new)
-    return _check_string(str(value).replace(str(old), str(new)), None)
+    return _bounded_replace(str(value), str(old), str(new))
 
 
 def _to_pairs(value: Any) -> list[list[Any]]:
@@ -2894,18 +2954,36 @@ def _sprig_regex_find_all(pattern: Any, value: Any, count: Any) -> list[str]:
 
 
 def _sprig_regex_replace(pattern: Any, value: Any, replacement: Any) -> str:
-    compiled = _regex(_text(pattern))
+    """sprig's regexReplaceAll: Go's $1 / ${name} expansion in the replacement."""
     template = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: "\\g<" + (m.group(1) or m.group(2)) + ">", _text(replacement))
     try:
-        return _check_string(compiled.sub(template, _text(value)), None)
+        return _regex_replace(pattern, value, lambda m: str(m.expand(template)))
     except (re2.error, IndexError, KeyError) as error:
         raise _Fail(f"regexReplaceAll: {error}", None) from None
 
 
 def _sprig_regex_replace_literal(pattern: Any, value: Any, replacement: Any) -> str:
-    compiled = _regex(_text(pattern))
     literal = _text(replacement)
-    return _check_string(compiled.sub(lambda m: literal, _text(value)), None)
+    return _regex_replace(pattern, value, lambda m: literal)
+
+
+def _regex_replace(pattern: Any, value: Any, replacement: Callable[[Any], str]) -> str:
+    """Replace every match, refusing as soon as the result would pass the size limit (never after building it)."""
+    text = _text(value)
+    pieces: list[str] = []
+    size = 0
+    last = 0
+    for m in _regex(_text(pattern)).finditer(text):
+        piece = text[last : m.start()] + replacement(m)
+        size += len(piece)
+        if size > MAX_STRING_LENGTH:
+            raise _Fail(
+                "builds a string of more characters than allowed", None, f"the limit is {MAX_STRING_LENGTH}", "limit"
+            )
+        pieces.append(piece)
+        last = m.end()
+    pieces.append(text[last:])
+    return _check_string("".join(pieces), None)
 
 
 def _sprig_dict(*pairs: Any) -> dict[str, Any]:
@@ -3032,7 +3110,7 @@ def _sprig_until(count: Any) -> list[int]:
 
 def _sprig_indent(count: Any, value: Any) -> str:
     pad = " " * max(0, min(_sprig_int(count), 1024))
-    return _check_string(pad + _text(value).replace("\n", "\n" + pad), None)
+    return pad + _bounded_replace(_text(value), "\n", "\n" + pad)
 
 
 _SPRIG: dict[str, Callable[..., Any]] = {
@@ -3045,22 +3123,22 @@ _SPRIG: dict[str, Callable[..., Any]] = {
     "trimAll": lambda chars, value: _text(value).strip(_text(chars)),
     "trimPrefix": lambda prefix, value: _text(value).removeprefix(_text(prefix)),
     "trimSuffix": lambda suffix, value: _text(value).removesuffix(_text(suffix)),
-    "replace": lambda old, new, value: _check_string(_text(value).replace(_text(old), _text(new)), None),
+    "replace": lambda old, new, value: _bounded_replace(_text(value), _text(old), _text(new)),
     "repeat": lambda count, value: _repeat(_text(value), _sprig_int(count)),
     "substr": _sprig_substr,
     "trunc": _sprig_trunc,
     "contains": lambda sub, value: _text(sub) in _text(value),
     "hasPrefix": lambda prefix, value: _text(value).startswith(_text(prefix)),
     "hasSuffix": lambda suffix, value: _text(value).endswith(_text(suffix)),
-    "quote": lambda *values: " ".join(
-        json.dumps(_text(value), ensure_ascii=False) for value in values if value is not None
+    "quote": lambda *values: _bounded_join(
+        " ", [json.dumps(_text(value), ensure_ascii=False) for value in values if value is not None]
     ),
-    "squote": lambda *values: " ".join(f"'{_text(value)}'" for value in values if value is not None),
-    "cat": lambda *values: " ".join(_text(value) for value in values if value is not None),
+    "squote": lambda *values: _bounded_join(" ", [f"'{_text(value)}'" for value in values if value is not None]),
+    "cat": lambda *values: _bounded_join(" ", [_text(value) for value in values if value is not None]),
     "indent": _sprig_indent,
     "nindent": lambda count, value: "\n" + _sprig_indent(count, value),
     "splitList": lambda sep, value: _text(value).split(_text(sep)) if _text(sep) else list(_text(value)),
-    "join": lambda sep, values: _check_string(_text(sep).join(_text(item) for item in _sprig_list(values)), None),
+    "join": lambda sep, values: _bounded_join(_text(sep), [_text(item) for item in _sprig_list(values)]),
     "b64enc": _b64encode,
     "b64dec": _b64decode,
     "sha1sum": _sprig_hash("sha1"),

@@ -917,6 +917,47 @@ def test_hostile_expressions_fail_fast_with_a_limit_error(call: Any, fragment: s
     _fails_with(call, fragment, code)
 
 
+BIG = {"s": "a" * 500_000, "n": "\n" * 500_000}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("replace(s, 'a', 'aaaa')", id="replace-amplifies"),
+        pytest.param("sprig.replace('a', 'aaaa', s)", id="sprig-replace-amplifies"),
+        pytest.param("sprig.regexReplaceAll('a', s, 'aaaa')", id="regex-replace-amplifies"),
+        pytest.param("sprig.regexReplaceAllLiteral('', s, 'aaaa')", id="empty-pattern-amplifies"),
+        pytest.param("sprig.indent(100, n)", id="indent-amplifies"),
+        pytest.param("sprig.cat(s, s, s)", id="cat"),
+        pytest.param("join([s, s, s], '')", id="join"),
+        pytest.param("sprig.repeat(3, s)", id="sprig-repeat"),
+    ],
+)
+def test_functions_refuse_to_build_huge_strings_before_building_them(text: str) -> None:
+    _fails_with(lambda: compile_expression(text).evaluate(BIG), "builds a string of", "limit")
+
+
+def test_uniq_of_a_large_list_is_fast() -> None:
+    started = time.perf_counter()
+    assert len(compile_expression("uniq(1..100000)").evaluate({})) == 100_000
+    assert compile_expression("uniq([1, 1.0, '1', true, [1], [1]])").evaluate({}) == [1, "1", True, [1]]
+    assert time.perf_counter() - started < 2
+
+
+def test_a_long_substituted_when_is_evaluated_but_not_cached() -> None:
+    value = "x" * 200_000
+    assert evaluate_when(f"{value} == {value}") is True
+    with pytest.raises(ExpressionError) as caught:
+        evaluate_when("x" * (MAX_STRING_LENGTH + 1))
+    assert caught.value.code == "limit"
+    with pytest.raises(ExpressionError) as caught:
+        check_when_syntax("x" * (MAX_EXPRESSION_LENGTH + 1))
+    assert caught.value.message.endswith(
+        f"is {MAX_EXPRESSION_LENGTH + 1} characters long; the limit is {MAX_EXPRESSION_LENGTH}; move data into a "
+        "parameter or an artifact"
+    )
+
+
 def test_catastrophic_backtracking_patterns_run_in_linear_time() -> None:
     subject = "a" * 100_000 + "!"
     started = time.perf_counter()
