@@ -196,7 +196,7 @@ _METRICS = obj(
                     "labels": list_of(obj("MetricLabel", {"key": S, "value": S}, required=("key", "value"))),
                     "help": S,
                     "when": S,
-                    "gauge": obj("Gauge", {"value": S, "realtime": B, "operation": S}, required=("value",)),
+                    "gauge": obj("Gauge", {"value": S, "realtime": B, "operation": S}, required=("value", "realtime")),
                     "histogram": obj(
                         "Histogram", {"value": S, "buckets": list_of(number())}, required=("value", "buckets")
                     ),
@@ -377,7 +377,11 @@ DEFINITIONS: dict[str, Node] = {
             "synchronization": ref("Synchronization"),
             "memoize": obj(
                 "Memoize",
-                {"key": S, "cache": obj("Cache", {"configMap": k8s("LocalObjectReference")}), "maxAge": S},
+                {
+                    "key": S,
+                    "cache": obj("Cache", {"configMap": k8s("LocalObjectReference")}, required=("configMap",)),
+                    "maxAge": S,
+                },
                 required=("key", "cache", "maxAge"),
             ),
             "timeout": S,
