@@ -105,7 +105,7 @@ def test_seed_block_string_args_are_refused_with_the_script_as_one_argument() ->
     corrected = "\\n".join(line.replace('"', '\\"') for line in lines)
     assert errors[2] == FieldError(
         "spec.templates[3].container.args",
-        'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+        'must be a list of strings, got a string (YAML reads an "args: |" block as one string, even when its '
         'lines start with "- "); to solve this, pass the script as one argument (the command ["sh", "-c"] runs '
         f'it as a whole): args: ["{corrected}"], or in block form "args:" then "  - |" followed by the script lines',
         "FieldValueTypeInvalid",
@@ -117,7 +117,7 @@ def test_seed_block_string_args_are_refused_with_the_script_as_one_argument() ->
     [
         pytest.param(
             {"command": ["bash", "-ec"], "args": "- set -x\n- echo hi\n"},
-            'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+            'must be a list of strings, got a string (YAML reads an "args: |" block as one string, even when its '
             'lines start with "- "); to solve this, pass the script as one argument (the command ["bash", "-ec"] '
             'runs it as a whole): args: ["set -x\\necho hi"], or in block form "args:" then "  - |" followed by '
             "the script lines",
@@ -131,7 +131,7 @@ def test_seed_block_string_args_are_refused_with_the_script_as_one_argument() ->
         ),
         pytest.param(
             {"command": ["printf"], "args": "- '%s\\n'\n- one\n- two\n"},
-            'must be a list of strings, got a string (YAML reads a "args: |" block as one string, even when its '
+            'must be a list of strings, got a string (YAML reads an "args: |" block as one string, even when its '
             'lines start with "- "); to solve this, write each line as a list item: args: ["\'%s\\\\n\'", '
             '"one", "two"]',
             id="not-a-shell-each-line-is-an-argument",

@@ -552,7 +552,8 @@ def _command_fix(name: str, text: str, container: Mapping[str, Any]) -> str:
     command_words: list[str] = list(command) if shell and isinstance(command, list) else []
     block = f'in block form "{name}:" then "  - |" followed by the script lines'
     if items is not None:
-        why = f' (YAML reads a "{name}: |" block as one string, even when its lines start with "- ")'
+        article = "an" if name[0] in "aeiou" else "a"
+        why = f' (YAML reads {article} "{name}: |" block as one string, even when its lines start with "- ")'
         if shell:
             script = "\n".join(items)
             fixed = f"{name}: {_flow_list([script])}"
