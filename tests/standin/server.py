@@ -558,8 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
         dry_run = query.get("dryRun") == "All"
         try:
             if verb == "watch":
-                self._record(verb, route, 200)
-                self._watch(rt, ns, query)
+                self._watch(route, query)
                 return
             if verb == "get" and sub == "log":
                 self._log(ns, name, query)
@@ -707,7 +706,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- watch -------------------------------------------------------------------------------------------------------
 
-    def _watch(self, rt: ResourceType, ns: str, query: Mapping[str, str]) -> None:
+    def _watch(self, route: Route, query: Mapping[str, str]) -> None:
+        rt, ns = route.rt, route.namespace
         ref = self.server_ref
         store = ref.store
         labels, fields = self._selectors(rt, query)
@@ -720,6 +720,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with store.lock:
             epoch = store.watch_epoch
+            self._record("watch", route, 200)  # after taking the epoch: a drop_watches() seen in the log ends it
             since = query.get("resourceVersion") or "0"
             try:
                 cursor = int(since)
