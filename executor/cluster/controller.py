@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import urllib3
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 
 from executor.cluster.cron import CronReconciler
@@ -142,7 +143,13 @@ class Controller:
         self.queue.close()
         if self.http is not None:
             self.http.shutdown()
+            self.http.server_close()
         deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            if thread.name.startswith("watch-"):
+                continue
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.kube.close()  # ends the watch streams
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -186,7 +193,9 @@ class Controller:
             except Gone:
                 log.info("watch %s: resourceVersion %s is too old; will list again", tag, version)
                 version = ""
-            except (TransientError, ApiError, OSError, ValueError) as exc:
+            except (TransientError, ApiError, OSError, ValueError, urllib3.exceptions.HTTPError) as exc:
+                if self.stop.is_set():
+                    return
                 log.warning("watch %s failed: %s; will list again in %.1fs", tag, exc, delay)
                 version = ""
                 self.stop.wait(delay)

@@ -14,6 +14,7 @@ A token bucket (qps, burst) bounds the request rate as client-go does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -133,6 +134,8 @@ class Kube:
         self.settings = settings
         self.bucket = TokenBucket(settings.qps, settings.burst)
         self.stop = stop or threading.Event()
+        self.streams: set[Any] = set()  # open watch responses, closed by close()
+        self.streams_lock = threading.Lock()
         self.calls = Counter(
             "trellis_api_requests_total",
             "Kubernetes API requests by verb, resource and HTTP code",
@@ -310,6 +313,8 @@ class Kube:
                 raise TransientError(f"watch {path}: HTTP {code}")
             self._raise(code, data, f"watch {path}")
         buffer = b""
+        with self.streams_lock:
+            self.streams.add(response.response)
         try:
             for chunk in response.response.stream(65536, decode_content=True):
                 buffer += chunk
@@ -325,4 +330,16 @@ class Kube:
                 if self.stop.is_set():
                     return
         finally:
+            with self.streams_lock:
+                self.streams.discard(response.response)
             response.response.release_conn()
+
+    def close(self) -> None:
+        """Stop: end open watch streams (their threads see the connection end) and close the connection pool."""
+        self.stop.set()
+        with self.streams_lock:
+            streams = list(self.streams)
+        for stream in streams:
+            with contextlib.suppress(RuntimeError):  # it ended and went back to the pool meanwhile
+                stream.shutdown()
+        self.api.close()  # type: ignore[no-untyped-call]  # kubernetes ApiClient.close is untyped
