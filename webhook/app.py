@@ -78,7 +78,8 @@ class WebhookSettings:
     key_file: Path | None = None
     max_body_bytes: int = 3 * 1024 * 1024
     max_json_depth: int = DEFAULT_MAX_DEPTH
-    io_timeout: float = 10.0  # seconds a TLS read/write may stall before the connection is dropped
+    io_timeout: float = 10.0  # seconds a TLS read may stall before the connection is dropped
+    request_timeout: float = 30.0  # seconds all reads of one request may take (trickling clients)
     # What validation may consult beyond the object (e.g. a WorkflowTemplate lookup against the cluster); None:
     # references to templates outside the object are reported as warnings, as `trellis lint` does.
     validation_context: ValidationContext | None = None
@@ -141,7 +142,12 @@ def create_app(
     check = validator or _real_validator(settings)
     default = defaulter or _real_defaulter()
     tls = (
-        ServingContext(settings.cert_file, settings.key_file, io_timeout=settings.io_timeout)
+        ServingContext(
+            settings.cert_file,
+            settings.key_file,
+            io_timeout=settings.io_timeout,
+            request_timeout=settings.request_timeout,
+        )
         if (settings.cert_file and settings.key_file)
         else None
     )
@@ -173,7 +179,8 @@ def create_app(
                     400,
                     "BadRequest",
                     f"request body is shorter than its Content-Length ({request.content_length} bytes): the client "
-                    f"closed the connection or sent nothing for {settings.io_timeout:g} s",
+                    f"closed the connection, sent nothing for {settings.io_timeout:g} s or took over "
+                    f"{settings.request_timeout:g} s",
                 )
             )
         try:

@@ -21,6 +21,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -274,22 +275,45 @@ class CertificateError(Exception):
 class _DeadlineSSLSocket(ssl.SSLSocket):
     """An SSLSocket whose "blocking" mode still times out, so a silent or trickling client frees its thread.
 
-    gunicorn's gthread worker puts connections in blocking mode (no timeout) before reading a request; here
-    blocking means "each read or write waits at most io_timeout seconds".
+    gunicorn's gthread worker puts a connection in blocking mode (no timeout) when a thread starts reading a
+    request. Here blocking means: each read waits at most `io_timeout` seconds, and all reads of one request
+    end `request_timeout` seconds after the thread took it (a client trickling a byte a second cannot hold the
+    thread for longer).
     """
 
     io_timeout: float = 10.0
+    request_timeout: float = 30.0
+    _deadline: float | None = None
+
+    def start_request_clock(self) -> None:
+        self._deadline = time.monotonic() + self.request_timeout
 
     def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.start_request_clock()
+        else:
+            self._deadline = None
         self.settimeout(self.io_timeout if flag else 0.0)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the request did not arrive within {self.request_timeout:g} s")
+            self.settimeout(min(self.io_timeout, remaining))
+        return super().recv(buflen, flags)
 
 
 class _DeadlineContext(ssl.SSLContext):
     io_timeout: float = 10.0
 
     def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock.settimeout(self.io_timeout)  # bounds the TLS handshake too
-        return super().wrap_socket(sock, *args, **kwargs)
+        sock.settimeout(self.io_timeout)  # bounds each read of the TLS handshake too
+        wrapped = super().wrap_socket(sock, *args, **kwargs)
+        if isinstance(wrapped, _DeadlineSSLSocket):
+            # gunicorn set the raw socket blocking before wrapping it: the first request's clock starts here
+            wrapped.start_request_clock()
+        return wrapped
 
 
 class ServingContext:
@@ -299,10 +323,13 @@ class ServingContext:
     when the files do not load; later failures keep the last good context and log a warning.
     """
 
-    def __init__(self, cert_file: Path, key_file: Path, *, io_timeout: float = 10.0) -> None:
+    def __init__(
+        self, cert_file: Path, key_file: Path, *, io_timeout: float = 10.0, request_timeout: float = 30.0
+    ) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
         self.io_timeout = io_timeout
+        self.request_timeout = request_timeout
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
         self._context = self._load()
@@ -319,7 +346,11 @@ class ServingContext:
         return tuple(stamps)
 
     def _load(self) -> ssl.SSLContext:
-        socket_class = type("DeadlineSSLSocket", (_DeadlineSSLSocket,), {"io_timeout": self.io_timeout})
+        socket_class = type(
+            "DeadlineSSLSocket",
+            (_DeadlineSSLSocket,),
+            {"io_timeout": self.io_timeout, "request_timeout": self.request_timeout},
+        )
         context = _DeadlineContext(ssl.PROTOCOL_TLS_SERVER)
         context.io_timeout = self.io_timeout
         context.sslsocket_class = socket_class

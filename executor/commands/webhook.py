@@ -37,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     serve.add_argument("--workers", type=int, default=int(env("TRELLIS_WEBHOOK_WORKERS", "1")))
     serve.add_argument("--threads", type=int, default=int(env("TRELLIS_WEBHOOK_THREADS", "4")))
     serve.add_argument("--keepalive", type=int, default=30, help="seconds an idle connection stays open")
-    serve.add_argument("--io-timeout", type=float, default=10.0, help="seconds a stalled TLS read/write may take")
+    serve.add_argument("--io-timeout", type=float, default=10.0, help="seconds a stalled TLS read may take")
+    serve.add_argument(
+        "--request-timeout", type=float, default=30.0, help="seconds reading one request may take in all"
+    )
     serve.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024)
     serve.add_argument("--log-level", default=env("TRELLIS_WEBHOOK_LOG_LEVEL", "info"))
     serve.add_argument(
@@ -90,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
         key_file=args.key,
         max_body_bytes=args.max_body_bytes,
         io_timeout=args.io_timeout,
+        request_timeout=args.request_timeout,
         validation_context=context,
     )
     options = ServeOptions(

@@ -135,8 +135,11 @@ def stop_webhook(server: WebhookProcess) -> None:
 
 @pytest.fixture(scope="module")
 def webhook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookProcess]:
-    """One server per test module: 1 worker, 4 threads, 2 s TLS I/O timeout (for the slow-client tests)."""
-    server = start_webhook(tmp_path_factory.mktemp("webhook"), "--workers", "1", "--threads", "4", "--io-timeout", "2")
+    """One server per test module: 1 worker, 4 threads; 2 s per TLS read, 4 s per request (slow-client tests)."""
+    server = start_webhook(
+        tmp_path_factory.mktemp("webhook"),
+        *("--workers", "1", "--threads", "4", "--io-timeout", "2", "--request-timeout", "4"),
+    )
     yield server
     stop_webhook(server)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import select
 import socket
 import ssl
 import time
@@ -426,6 +427,19 @@ def closed_by_peer(sock: ssl.SSLSocket) -> bool:
         return True
 
 
+def closed_now(sock: ssl.SSLSocket) -> bool:
+    """Without blocking: has the server closed? (Readable may only mean a TLS 1.3 session ticket arrived.)"""
+    sock.settimeout(0.0)
+    try:
+        return sock.recv(1) == b""
+    except ssl.SSLWantReadError:
+        return False
+    except (ssl.SSLError, ConnectionResetError):
+        return True
+    finally:
+        sock.settimeout(10)
+
+
 def test_slow_clients_neither_block_others_nor_hold_a_thread_forever(webhook_server: WebhookProcess) -> None:
     """Two clients stall mid-headers and one mid-body on a 4-thread server; others are answered meanwhile, and
     the server drops the stalled connections after its 2 s I/O timeout."""
@@ -455,9 +469,30 @@ def test_slow_clients_neither_block_others_nor_hold_a_thread_forever(webhook_ser
     assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == status(
         400,
         "BadRequest",
-        "request body is shorter than its Content-Length (5000 bytes): the client closed the connection or sent "
-        "nothing for 2 s",
+        "request body is shorter than its Content-Length (5000 bytes): the client closed the connection, sent "
+        "nothing for 2 s or took over 4 s",
     )
+
+
+def test_a_client_trickling_its_headers_is_cut_off_at_the_request_timeout(webhook_server: WebhookProcess) -> None:
+    """One byte every 0.25 s never trips the 2 s read timeout; the 4 s request timeout ends it."""
+    sock = tls_connect(webhook_server)
+    header = b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"x" * 1000
+    started = time.monotonic()
+    closed_after = None
+    for byte in header:
+        try:
+            sock.sendall(bytes([byte]))
+        except (ssl.SSLError, OSError):
+            closed_after = time.monotonic() - started
+            break
+        readable, _, _ = select.select([sock], [], [], 0.25)  # the trickle interval, and a close check
+        if readable and closed_now(sock):
+            closed_after = time.monotonic() - started
+            break
+    sock.close()
+    assert closed_after is not None, "the server kept a trickling client for 250 s"
+    assert 3.5 < closed_after < 8
 
 
 # ----------------------------------------------------------------------------------------------------------------
