@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -1073,3 +1074,36 @@ def test_expression_problem_is_empty_for_valid_text_and_says_what_is_wrong_other
     text: str, language: Any, problem: str
 ) -> None:
     assert expression_problem(text, language=language) == problem
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fuzz: any text either works or raises ExpressionError, never another exception
+# ---------------------------------------------------------------------------------------------------------------
+
+FUZZ_PIECES = [
+    "a", "b-c", "A.Succeeded", ".Failed", "1", "2.5", "0x1F", "1e3", "'s'", '"t"', "`r`", "true", "nil", "#",
+    "#index", "@", "(", ")", "[", "]", "{", "}", ",", ":", "?", "??", "?.", ".", "..", "+", "-", "*", "/", "%",
+    "**", "^", "==", "!=", "<", ">=", "=~", "!~", "&&", "||", "!", "not", "in", "matches", "contains", "|",
+    "inputs.parameters.foo", "steps['flip-coin']", "asInt(", "jsonpath(", "sprig.add(", "filter(", "map(",
+    "toJson(", "len(", "'$.a[0]'", "'$..x'", "'$[?(@.a>1)]'", "{{", "}}", "{{=", " ", "\\", "'", '"', "=",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_text_never_raises_anything_but_expression_error(seed: int) -> None:
+    import random
+
+    generator = random.Random(seed)
+    for _ in range(1500):
+        text = "".join(generator.choice(FUZZ_PIECES) for _ in range(generator.randint(1, 12)))
+        for check in (
+            parse_depends,
+            evaluate_when,
+            check_when_syntax,
+            check_expression_syntax,
+            lambda t: compile_expression(t).evaluate(ENV),
+            expression_problem,
+            find_tags,
+        ):
+            with contextlib.suppress(ExpressionError):
+                check(text)
