@@ -4,9 +4,10 @@ gunicorn (27) asks its `ssl_context` hook for a context on every new connection;
 `ServingContext.context()`, which re-reads the certificate and key only when their files changed. So a rotated
 Secret is served on the next connection without a restart, and existing keep-alive connections finish undisturbed.
 
-Hanging clients: every TLS read/write on a connection times out after `io_timeout` (see webhook.certs), gunicorn
-parks idle connections on its poller (not on a thread) and closes them after `keepalive` seconds, and request
-lines/headers are size-limited; so a slow or silent client holds at most one thread for `io_timeout` seconds.
+Hanging clients: each TLS read times out after `io_timeout` and one request's reads end after `request_timeout`
+(see webhook.certs), gunicorn parks idle connections on its poller (not on a thread) and closes them after
+`keepalive` seconds, and request lines/headers are size-limited; so a slow, silent or trickling client holds at
+most one thread for at most `request_timeout` seconds.
 """
 
 from __future__ import annotations
