@@ -263,3 +263,32 @@ def test_ip_addresses_in_sans_are_parsed() -> None:
         ipaddress.ip_address("::1"),
         ipaddress.ip_address("10.0.0.1"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            [],
+            "trellis webhook serve: --cert and --key are required (create them with `trellis webhook certs`)\n",
+            id="no-certificate",
+        ),
+        pytest.param(
+            ["--cert", "{tmp}/tls.crt", "--key", "{tmp}/tls.key"],
+            "trellis webhook serve: cannot read {tmp}/tls.crt: No such file or directory\n",
+            id="missing-files",
+        ),
+        pytest.param(
+            ["--cert", "a", "--key", "b", "--workers", "0"],
+            "trellis webhook serve: --workers and --threads must be at least 1\n",
+            id="zero-workers",
+        ),
+    ],
+)
+def test_serve_refuses_to_start_without_a_usable_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    for name in ("TRELLIS_WEBHOOK_CERT", "TRELLIS_WEBHOOK_KEY"):
+        monkeypatch.delenv(name, raising=False)  # flags' defaults come from the environment
+    assert trellis(["webhook", "serve", *(arg.format(tmp=tmp_path) for arg in args)]) == 2
+    assert capsys.readouterr().err == message.format(tmp=tmp_path)
