@@ -17,6 +17,7 @@ import yaml
 
 from webhook.errors import FieldError
 from webhook.schema import KINDS, field_path, schema_errors, schema_for
+from webhook.schema.validator import StrictValidator
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -251,6 +252,18 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
                 )
             ],
             id="quoted-number",
+        ),
+        pytest.param(
+            workflow(echo(), parallelism=2.0),
+            [
+                FieldError(
+                    "spec.parallelism",
+                    "must be an integer, got a number (2.0); to solve this, write it without a decimal point: "
+                    "parallelism: 2",
+                    "FieldValueTypeInvalid",
+                )
+            ],
+            id="integer-written-as-a-decimal",
         ),
         pytest.param(
             workflow(echo(), suspend="yes"),
@@ -649,7 +662,7 @@ def test_the_schemas_are_valid_draft_2020_12_schemas() -> None:
 
 
 def jsonschema_finds_errors(document: dict[str, Any]) -> bool:
-    validator = jsonschema.Draft202012Validator(schema_for(document["kind"]))
+    validator = StrictValidator(schema_for(document["kind"]))
     return next(iter(validator.iter_errors(document)), None) is not None
 
 

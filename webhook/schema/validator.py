@@ -35,6 +35,18 @@ _MAX_SCRIPT = 2000  # characters of a rewritten `args`/`command` shown in a mess
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"}
 
 
+def _is_integer(checker: Any, value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Draft 2020-12, except that 3.0 is not an integer: Argo's Go decoder refuses it for int fields, and so does the
+# API server for the CRD's integer fields. Tests build their reference validator from this class too.
+StrictValidator: Any = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
 def _defs() -> dict[str, Any]:
     defs: dict[str, Any] = schema_for(next(iter(KINDS)))["$defs"]
@@ -55,7 +67,7 @@ def _validator(definition: str) -> Any:
     """jsonschema's validator for one definition (`kind.Workflow`, `Template`, ...) of the shared `$defs`."""
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs()}
     schema["$ref"] = f"#/$defs/{definition}"
-    return jsonschema.Draft202012Validator(schema)
+    return StrictValidator(schema)
 
 
 @functools.cache
@@ -460,6 +472,9 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
         literal = json.dumps(instance)
         prefix = f"{name}: " if name else ""
         return f'{message}; to solve this, quote it: {prefix}"{literal}"'
+    if types == ["integer"] and isinstance(instance, float) and instance.is_integer():
+        prefix = f"{name}: " if name else ""
+        return f"{message}; to solve this, write it without a decimal point: {prefix}{int(instance)}"
     if ("integer" in types or "number" in types) and isinstance(instance, str) and _is_number(instance):
         prefix = f"{name}: " if name else ""
         return f"{message}; to solve this, write the number without quotes: {prefix}{instance.strip()}"
