@@ -276,12 +276,13 @@ class _Pass:
             )
         if self.deadline is not None:
             self.timer(self.deadline)
+        hooks_running = self.run_workflow_hooks(root)
 
         phase, message = "Running", ""
         exit_node: NodeStatus | None = None
         if stop_before_start:
             phase, message = "Failed", f"Stopped with strategy '{self.shutdown}'"
-        elif root is not None and is_fulfilled(root.get("phase")):
+        elif root is not None and is_fulfilled(root.get("phase")) and not hooks_running:
             wf_phase = {"Failed": "Failed", "Error": "Error"}.get(str(root.get("phase")), "Succeeded")
             exit_done = True
             on_exit = self.spec.get("onExit")
@@ -315,6 +316,36 @@ class _Pass:
         elif root is not None and root.get("phase") == "Pending":
             phase = "Running"
         return self.assemble(phase, message)
+
+    def run_workflow_hooks(self, root: NodeStatus | None) -> bool:
+        """`spec.hooks` other than `exit`: `<wf>.hooks.<name>` starts once its expression holds (workflow.status
+        is the main tree's phase); True while a started hook runs (the workflow waits for it, as Argo does)."""
+        hooks = self.spec.get("hooks") or {}
+        if not isinstance(hooks, Mapping) or root is None:
+            return False
+        status = "Running"
+        if is_fulfilled(root.get("phase")):
+            status = {"Failed": "Failed", "Error": "Error"}.get(str(root.get("phase")), "Succeeded")
+        scope = _chain({"workflow.status": status}, self.globals)
+        running = False
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit" or not isinstance(hook, Mapping):
+                continue
+            name = f"{self.name}.hooks.{hook_name}"
+            if self.get(name) is None and (self.shutdown or not self.hook_fires(hook, scope)):
+                continue
+            resolved = expr.substitute(dict(hook), scope)
+            node = self.execute(
+                name,
+                resolved,
+                resolved.get("arguments") or {},
+                self.local_scope,
+                Opts(boundary_id="", boundary_name=None),
+                flag={"hooked": True},
+            )
+            if node is None or not is_fulfilled(node.get("phase")):
+                running = True
+        return running
 
     def failures_json(self) -> str:
         failures = []
@@ -1247,8 +1278,12 @@ class _Pass:
     ) -> NodeStatus | None:
         existing = self.get(child_name)
         if existing is not None and (
-            (is_fulfilled(existing.get("phase")) and self.hooks_done(existing, step))
-            or self.still_running(existing, opts)
+            (
+                is_fulfilled(existing.get("phase"))
+                and self.hooks_done(existing, step)
+                and self.exit_started(existing, step)
+            )
+            or (not _has_expression_hooks(step) and self.still_running(existing, opts))
         ):
             return existing
         local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
@@ -1281,8 +1316,8 @@ class _Pass:
         node = self.execute(
             child_name, resolved_step, resolved_step.get("arguments") or {}, tscope, opts, artifacts=arts
         )
-        if node is not None and is_fulfilled(node.get("phase")):
-            self.run_exit_hook(node, resolved_step, tscope, opts, local)
+        if node is not None:
+            self.run_hooks(node, step, tscope, opts, local, "steps")
         return node
 
     def add_group_outputs(
@@ -1527,8 +1562,12 @@ class _Pass:
     ) -> NodeStatus | None:
         existing = self.get(child_name)
         if existing is not None and (
-            (is_fulfilled(existing.get("phase")) and self.hooks_done(existing, task))
-            or self.still_running(existing, opts)
+            (
+                is_fulfilled(existing.get("phase"))
+                and self.hooks_done(existing, task)
+                and self.exit_started(existing, task)
+            )
+            or (not _has_expression_hooks(task) and self.still_running(existing, opts))
         ):
             return existing
         local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
@@ -1571,8 +1610,8 @@ class _Pass:
         )
         if existing is None and node is not None:
             self.link(node, parents)
-        if node is not None and is_fulfilled(node.get("phase")):
-            self.run_exit_hook(node, resolved_task, tscope, opts, local)
+        if node is not None:
+            self.run_hooks(node, task, tscope, opts, local, "tasks")
         return node
 
     def link(self, node: NodeStatus, parents: list[str]) -> NodeStatus:
@@ -1671,24 +1710,56 @@ class _Pass:
         return [node["id"]]
 
     def hooks_done(self, node: NodeStatus, holder: Mapping[str, Any] | None = None) -> bool:
-        """True when the node's exit hook (if any) is fulfilled; `holder` (the step/task) skips the lookup."""
-        if holder is not None and not holder.get("onExit") and not (holder.get("hooks") or {}).get("exit"):
-            return True
-        on_exit = self.get(f"{node['name']}.onExit")
-        return on_exit is None or is_fulfilled(on_exit.get("phase"))
+        """True when every hook node the node started (exit hook, expression hooks) is fulfilled.
 
-    def run_exit_hook(
-        self, node: NodeStatus, holder: Mapping[str, Any], tscope: TemplateScope, opts: Opts, local: Scope
+        With `holder` (the step/task) only the hooks it declares are looked up; without, the exit hook."""
+        if holder is not None:
+            hooks = holder.get("hooks") or {}
+            names = [f"hooks.{h}" for h in hooks if h != "exit"] if isinstance(hooks, Mapping) else []
+            if holder.get("onExit") or (isinstance(hooks, Mapping) and hooks.get("exit")):
+                names.append("onExit")
+        else:
+            names = ["onExit"]
+        for suffix in names:
+            hook = self.get(f"{node['name']}.{suffix}")
+            if hook is not None and not is_fulfilled(hook.get("phase")):
+                return False
+        return True
+
+    def run_hooks(
+        self,
+        node: NodeStatus,
+        holder: Mapping[str, Any],
+        tscope: TemplateScope,
+        opts: Opts,
+        local: Scope,
+        prefix: str,
     ) -> None:
+        """A step's/task's lifecycle hooks: expression hooks (`<node>.hooks.<name>`, started once their expression
+        holds) and the exit hook (`<node>.onExit`: `hooks.exit` or `onExit`, once the node completed)."""
         hooks = holder.get("hooks") or {}
-        exit_hook = hooks.get("exit") if isinstance(hooks, Mapping) else None
+        if not isinstance(hooks, Mapping):
+            hooks = {}
         on_exit = holder.get("onExit")
-        if not exit_hook and not on_exit:
+        if not hooks and not on_exit:
             return
-        if node.get("phase") == "Omitted":
+        own: dict[str, str] = {}
+        self.add_node_outputs(prefix, str(holder.get("name")), node, own, {})
+        scope = _chain(own, local)
+        hook_opts = Opts(opts.boundary_id, opts.boundary_name, opts.on_exit, parent_id=node["id"])
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit" or not isinstance(hook, Mapping):
+                continue
+            name = f"{node['name']}.hooks.{hook_name}"
+            if self.get(name) is None and not self.hook_fires(hook, scope):
+                continue
+            resolved = expr.substitute(dict(hook), scope)
+            self.execute(name, resolved, resolved.get("arguments") or {}, tscope, hook_opts, flag={"hooked": True})
+        exit_hook = hooks.get("exit")
+        if (not exit_hook and not on_exit) or node.get("phase") not in ("Succeeded", "Failed", "Error"):
             return
         hook_holder: Mapping[str, Any] = exit_hook if isinstance(exit_hook, Mapping) else {"template": on_exit}
-        hook_holder = expr.substitute(dict(hook_holder), local)
+        hook_holder = expr.substitute(dict(hook_holder), scope)
         self.execute(
             f"{node['name']}.onExit",
             hook_holder,
@@ -1697,6 +1768,23 @@ class _Pass:
             Opts(opts.boundary_id, opts.boundary_name, True, parent_id=node["id"]),
             flag={"hooked": True},
         )
+
+    def exit_started(self, node: NodeStatus, holder: Mapping[str, Any]) -> bool:
+        """False while a completed node's declared exit hook has not been created yet (it starts this pass)."""
+        hooks = holder.get("hooks") or {}
+        wants_exit = bool(holder.get("onExit") or (isinstance(hooks, Mapping) and hooks.get("exit")))
+        if not wants_exit or node.get("phase") not in ("Succeeded", "Failed", "Error"):
+            return True
+        return self.get(f"{node['name']}.onExit") is not None
+
+    def hook_fires(self, hook: Mapping[str, Any], scope: Scope) -> bool:
+        expression = hook.get("expression")
+        if not expression:
+            return False
+        try:
+            return expr.evaluate_bool(str(expression), scope)
+        except expr.ExpressionFailed:
+            return False  # not yet decidable (e.g. an output that does not exist yet); asked again next pass
 
     def input_artifact_scope(self, inputs: list[InputArtifact]) -> dict[str, Mapping[str, Any]]:
         """`{{inputs.artifacts.X}}` inside a steps/dag template: the location the caller passed in."""
@@ -1872,6 +1960,11 @@ class _Pass:
 def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
     """Layered lookup without copying (first map wins): scopes are shared, never copied per task."""
     return ChainMap(*(cast(MutableMapping[str, str], m) for m in maps))
+
+
+def _has_expression_hooks(holder: Mapping[str, Any]) -> bool:
+    hooks = holder.get("hooks")
+    return isinstance(hooks, Mapping) and any(name != "exit" for name in hooks)
 
 
 def _templates_by_name(templates: Any) -> dict[str, Mapping[str, Any]]:

@@ -737,3 +737,224 @@ def test_parallelism_caps_how_many_jobs_run_at_once(where: str) -> None:
     assert cluster.status["phase"] == "Succeeded"
     assert peak == 2
     assert len(cluster.created) == 5
+
+
+# --- lifecycle hooks, expressions, outputs of steps/dag templates ------------------------------------------------
+
+
+def test_an_expression_hook_starts_once_its_expression_holds_and_the_task_waits_for_it() -> None:
+    manifest = load(
+        """
+metadata: {name: hk}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - name: A
+        template: say
+        hooks:
+          running: {expression: "tasks.A.status == 'Running'", template: say}
+          done: {expression: "tasks.A.status == 'Succeeded'", template: say}
+      - {name: B, template: say, dependencies: [A]}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(seconds=2))
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    assert cluster.created_names() == ["hk.A", "hk.A.hooks.running", "hk.A.hooks.done", "hk.B"]
+    a = cluster.node("hk.A")
+    assert a["children"][:2] == [node_id("hk", "hk.A.hooks.running"), node_id("hk", "hk.A.hooks.done")]
+    assert cluster.node("hk.A.hooks.done")["nodeFlag"] == {"hooked": True}
+
+
+def test_workflow_level_expression_hooks_run_and_the_workflow_waits_for_them() -> None:
+    manifest = load(
+        """
+metadata: {name: wh}
+spec:
+  entrypoint: say
+  hooks:
+    started: {expression: "workflow.status == 'Running'", template: say}
+  templates:
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(seconds=1 if n == "wh" else 5))
+    status = cluster.run()
+    assert cluster.created_names() == ["wh", "wh.hooks.started"]
+    assert status["phase"] == "Succeeded"
+    assert status["finishedAt"] >= cluster.node("wh.hooks.started")["finishedAt"]
+
+
+def test_continue_on_failed_in_a_dag_lets_dependents_run_and_the_dag_succeed() -> None:
+    manifest = load(
+        """
+metadata: {name: dc}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: A, template: say, continueOn: {failed: true}}
+      - {name: B, template: say, dependencies: [A]}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=1) if n.endswith(".A") else Outcome())
+    status = cluster.run()
+    assert cluster.node("dc.A")["phase"] == "Failed"
+    assert cluster.node("dc.B")["phase"] == "Succeeded"
+    assert status["phase"] == "Succeeded"
+
+
+def test_expression_tags_are_evaluated_in_arguments() -> None:
+    manifest = load(
+        """
+metadata: {name: ex}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: n, value: "20"}]}
+  templates:
+  - name: main
+    steps:
+    - - name: s
+        template: say
+        arguments:
+          parameters:
+          - {name: msg, value: "{{= asInt(workflow.parameters.n) * 2 + 2 }}"}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest)
+    cluster.run()
+    assert cluster.node("ex[0].s")["inputs"]["parameters"] == [{"name": "msg", "value": "42"}]
+
+
+def test_steps_and_dag_templates_export_outputs_from_their_children() -> None:
+    manifest = load(
+        """
+metadata: {name: out}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: inner, template: inner}
+    - - name: use
+        template: say
+        arguments: {parameters: [{name: msg, value: "{{steps.inner.outputs.parameters.p}}"}]}
+  - name: inner
+    dag:
+      tasks:
+      - {name: make, template: make}
+    outputs:
+      parameters:
+      - name: p
+        globalName: g
+        valueFrom: {parameter: "{{tasks.make.outputs.parameters.v}}"}
+      - name: doubled
+        valueFrom: {expression: "asInt(tasks.make.outputs.parameters.v) * 2"}
+      artifacts:
+      - {name: art, from: "{{tasks.make.outputs.artifacts.data}}"}
+  - name: make
+    container: {image: alpine}
+    outputs:
+      parameters: [{name: v, valueFrom: {path: /tmp/v}}]
+      artifacts: [{name: data, path: /tmp/data}]
+"""
+        + WHALE
+    )
+    cluster = Cluster(
+        manifest,
+        script=lambda n: Outcome(parameters={"v": "21"}, artifacts=("data",)) if n.endswith("make") else Outcome(),
+    )
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    inner = cluster.node("out[0].inner")
+    assert inner["outputs"]["parameters"] == [
+        {"name": "p", "value": "21", "globalName": "g"},
+        {"name": "doubled", "value": "42"},
+    ]
+    assert inner["outputs"]["artifacts"][0]["name"] == "art"
+    assert "s3" in inner["outputs"]["artifacts"][0]
+    assert cluster.node("out[1].use")["inputs"]["parameters"] == [{"name": "msg", "value": "21"}]
+    assert status["outputs"] == {"parameters": [{"name": "g", "value": "21"}]}
+
+
+def test_a_resumed_suspend_node_passes_the_supplied_values_on() -> None:
+    manifest = load(
+        """
+metadata: {name: approve}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: ask, template: ask}
+    - - name: act
+        template: say
+        arguments: {parameters: [{name: msg, value: "{{steps.ask.outputs.parameters.answer}}"}]}
+  - name: ask
+    suspend: {}
+    outputs:
+      parameters:
+      - name: answer
+        valueFrom: {supplied: {}}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest)
+    cluster.step()
+    ask = node_id("approve", "approve[0].ask")
+    node = cluster.workflow["status"]["nodes"][ask]
+    node["phase"] = "Succeeded"
+    node["outputs"] = {"parameters": [{"name": "answer", "value": "yes"}]}
+    assert cluster.run()["phase"] == "Succeeded"
+    assert cluster.node("approve[1].act")["inputs"]["parameters"] == [{"name": "msg", "value": "yes"}]
+
+
+def test_on_transient_error_retries_only_transient_messages() -> None:
+    manifest = load(RETRY)
+    manifest["spec"]["templates"][0]["retryStrategy"] = {"limit": 3, "retryPolicy": "OnTransientError"}
+    messages = {"rt(0)": "dial tcp: i/o timeout", "rt(1)": "Error (exit code 1)"}
+    cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=1, message=messages.get(n, "")))
+    status = cluster.run()
+    assert cluster.created_names() == ["rt(0)", "rt(1)"]
+    assert status["message"] == "Error (exit code 1)"
+
+
+def test_template_timeout_becomes_the_jobs_deadline() -> None:
+    manifest = load(RETRY)
+    manifest["spec"]["templates"][0] = {"name": "flaky", "timeout": "90s", "container": {"image": "alpine"}}
+    cluster = Cluster(manifest)
+    job = next(a.job for a in cluster.step() if isinstance(a, CreateJob))
+    assert job["spec"]["template"]["spec"]["activeDeadlineSeconds"] == 90
+
+
+def test_nested_templates_name_their_nodes_by_path() -> None:
+    manifest = load(
+        """
+metadata: {name: nest}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: outer, template: steps}
+  - name: steps
+    steps:
+    - - {name: inner, template: say}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest)
+    assert cluster.run()["phase"] == "Succeeded"
+    inner = cluster.node("nest.outer[0].inner")
+    assert inner["boundaryID"] == node_id("nest", "nest.outer")
+    assert inner["displayName"] == "inner"
+    assert cluster.node("nest")["outboundNodes"] == [inner["id"]]
