@@ -54,8 +54,9 @@ What it emulates:
 What it does NOT emulate (by design; tests must not rely on these):
 - Authentication, authorization and RBAC enforcement (RBAC objects are stored only), TLS on the API itself
   (plain HTTP on loopback), API priority and fairness, audit.
-- Protobuf, server-side apply (`application/apply-patch+yaml` is 415), Table output (`kubectl get` prints
-  from plain lists), OpenAPI v2 (404: kubectl falls back to v3/its compiled-in types), aggregated discovery.
+- Protobuf, server-side apply (`application/apply-patch+yaml` is 415), OpenAPI v2 (404: kubectl falls back to
+  v3/its compiled-in types), aggregated discovery. Table output (`kubectl get`) has CRD printer columns, a subset
+  of the Pod and Job columns, and Name/Age for every other kind (tables.py).
 - Validation and defaulting of built-in kinds beyond the few listed above (no immutability checks, no schema
   for pods/jobs; unknown fields in built-in kinds are kept), CEL rules, `format`, defaults in CRD schemas,
   CRD conversion between versions (all versions share one stored object), scale subresources.

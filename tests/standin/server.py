@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import yaml
 
 from .patches import JSON, FieldSelector, LabelSelector
 from .store import ApiError, Fault, RequestRecord, Store, bad_request
+from .tables import table
 from .types import ResourceType, version_priority
 
 SERVER_VERSION = {
@@ -569,7 +571,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(verb, route, err.code)
             raise
         self._record(verb, route, code)
+        if verb in ("get", "list") and self._wants_table():
+            objects = body["items"] if verb == "list" else [body]
+            body = self._table(rt, objects, query, body["metadata"] if verb == "list" else None)
         self._send_json(code, body)
+
+    def _wants_table(self) -> bool:
+        return "as=Table" in (self.headers.get("Accept") or "")
+
+    def _table(
+        self,
+        rt: ResourceType,
+        objects: list[JSON],
+        query: Mapping[str, str],
+        list_meta: Mapping[str, Any] | None = None,
+    ) -> JSON:
+        return table(
+            objects,
+            kind=rt.kind,
+            group=rt.group,
+            printer_columns=rt.printer_columns,
+            include_object=query.get("includeObject", "PartialObjectMetadata"),
+            now=datetime.now(UTC),
+            metadata=list_meta,
+        )
 
     def _execute(self, verb: str, route: Route, query: Mapping[str, str], dry_run: bool) -> tuple[int, Any]:
         store = self.server_ref.store
@@ -713,6 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
         labels, fields = self._selectors(rt, query)
         timeout = float(query.get("timeoutSeconds") or ref.watch_timeout)
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        as_table = self._wants_table()
         deadline = time.monotonic() + timeout
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -736,7 +762,9 @@ class _Handler(BaseHTTPRequestHandler):
                 # resourceVersion 0/unset, or a watch-list (sendInitialEvents): current objects first, then for
                 # watch-list the bookmark client-go waits for ("k8s.io/initial-events-end").
                 items, cursor = store.list_objects(rt, ns, label_selector=labels, field_selector=fields)
-                initial = [{"type": "ADDED", "object": obj} for obj in items]
+                initial = [
+                    {"type": "ADDED", "object": self._table(rt, [obj], query) if as_table else obj} for obj in items
+                ]
                 if send_initial:
                     initial.append(
                         {
@@ -792,6 +820,8 @@ class _Handler(BaseHTTPRequestHandler):
                         kind = ""
                     if kind:
                         obj = store._present(rt, event.obj)
+                        if as_table:
+                            obj = self._table(rt, [obj], query, {"resourceVersion": obj["metadata"]["resourceVersion"]})
                         out.append({"type": kind, "object": obj})
                 rv_now = store.rv
             for item in out:

@@ -159,3 +159,29 @@ def test_kubectl_wait_for_a_failed_job_sees_the_failure(kube: KubeStandin) -> No
     kubelet.fail("default", "hello-main", exit_codes={"main": 3})
     out = kube.kubectl("wait", "--for=condition=failed", "job/hello-main", "--timeout=10s")
     assert out.stdout == "job.batch/hello-main condition met\n"
+
+
+def test_kubectl_get_prints_the_crds_printer_columns(crds: KubeStandin) -> None:
+    crds.kubectl("apply", "-f", "-", stdin=WORKFLOW)
+    status = {"phase": "Failed", "startedAt": "2026-01-01T00:00:00Z", "message": "child 'main' failed"}
+    crds.patch("argoproj.io/v1alpha1", "Workflow", "hello", {"status": status}, subresource="status")
+    out = crds.kubectl("get", "wf", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase")
+    assert out.stdout == "NAME    PHASE\nhello   Failed\n"
+    lines = crds.kubectl("get", "wf", "--show-labels").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "AGE", "MESSAGE", "LABELS"]
+    assert lines[1].split()[:2] == ["hello", "Failed"] and lines[1].split()[-1] == "team=data"
+    assert "child 'main' failed" in lines[1]
+
+
+def test_kubectl_get_shows_pod_and_job_status_columns(kube: KubeStandin) -> None:
+    kube.kubectl("apply", "-f", "-", stdin=JOB)
+    kubelet = SimKubelet(kube)
+    [pod] = kubelet.start_pods()
+    kubelet.fail("default", "hello-main", exit_codes={"main": 2})
+    jobs = kube.kubectl("get", "jobs").stdout.splitlines()
+    assert [line.split()[:3] for line in jobs] == [["NAME", "STATUS", "COMPLETIONS"], ["hello-main", "Failed", "0/1"]]
+    pods = kube.kubectl("get", "pods").stdout.splitlines()
+    assert [line.split()[:4] for line in pods] == [
+        ["NAME", "READY", "STATUS", "RESTARTS"],
+        [pod["metadata"]["name"], "0/2", "Error", "0"],
+    ]

@@ -23,6 +23,7 @@ class ResourceType:
     crd: str = ""  # the defining CustomResourceDefinition's name, "" for built-ins
     # field selectors accepted besides metadata.name/metadata.namespace
     fields: tuple[str, ...] = ()
+    printer_columns: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)  # CRD additionalPrinterColumns
 
     @property
     def api_version(self) -> str:
@@ -166,6 +167,7 @@ def crd_types(crd: Mapping[str, Any]) -> tuple[ResourceType, ...]:
                 subresources=("status",) if "status" in (version.get("subresources") or {}) else (),
                 schema=schema,
                 crd=str(crd["metadata"]["name"]),
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
             )
         )
     return tuple(out)
