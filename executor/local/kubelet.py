@@ -121,6 +121,7 @@ class _PodRun:
         self.kill_event = threading.Event()
         self.done = threading.Event()
         self.timings: dict[str, ContainerTiming] = {}
+        self.finished_containers: set[str] = set()
         self.thread: threading.Thread | None = None
 
 
@@ -514,6 +515,7 @@ class Kubelet:
         }
         if message:
             term["message"] = message
+        run.finished_containers.add(str(status["name"]))
         self._update(run, lambda: status.update({"state": {"terminated": term}, "ready": False, "started": False}))
 
     def _channel_dir(self, run: _PodRun) -> Path | None:
@@ -525,7 +527,8 @@ class Kubelet:
     def _report_main_exit(self, run: _PodRun, channel: Path, code: int) -> None:
         """Write main's exit code into the FIFO `wait` reads; never blocks past `wait`'s own end."""
         fifo = channel / "main.exit"
-        wait_proc = run.processes.get("wait")
+        if "wait" not in _container_names(run.pod):
+            return
         while True:
             try:
                 fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
@@ -533,10 +536,13 @@ class Kubelet:
             except OSError as exc:
                 if exc.errno != errno.ENXIO:
                     return
-            # No reader yet: `wait` has not opened the FIFO. Wait for it (or for its end) without spinning hard.
-            if wait_proc is None or wait_proc.poll() is not None or run.kill_event.is_set():
+            # No reader yet: `wait` has not started or not opened the FIFO. Wait for it, or for its end.
+            wait_proc = run.processes.get("wait")
+            if (wait_proc is not None and wait_proc.poll() is not None) or run.kill_event.is_set():
                 return
-            run.kill_event.wait(0.01)
+            if wait_proc is None and "wait" in run.finished_containers:
+                return  # `wait` could not start at all
+            run.kill_event.wait(0.005)
         try:
             os.set_blocking(fd, True)
             os.write(fd, f"{code}\n".encode())

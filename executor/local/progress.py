@@ -97,11 +97,20 @@ def node_tree(workflow: Mapping[str, Any]) -> list[TreeRow]:
         if node.get("type") == "DAG":
             tasks = [n for n in by_boundary.get(str(node.get("id")), []) if str(n.get("id")) not in nested]
             return sorted(tasks, key=lambda n: (str(n.get("startedAt") or "~"), str(n.get("name"))))
+        if node.get("type") == "Steps":
+            groups = [n for n in by_boundary.get(str(node.get("id")), []) if n.get("type") == "StepGroup"]
+            return sorted(groups, key=lambda n: _group_index(str(n.get("name"))))
         kids = [nodes[c] for c in node.get("children") or [] if c in nodes]
         boundary = nodes.get(str(node.get("boundaryID") or ""))
-        if node.get("type") not in {"Retry", "TaskGroup"} and boundary is not None and boundary.get("type") == "DAG":
+        if node.get("type") in {"Retry", "TaskGroup"} or boundary is None:
+            return kids
+        same = node.get("boundaryID")
+        if boundary.get("type") == "DAG":
             # a DAG task's children are its dependents: they are listed under the DAG itself
-            kids = [k for k in kids if k.get("boundaryID") != node.get("boundaryID")]
+            kids = [k for k in kids if k.get("boundaryID") != same]
+        elif boundary.get("type") == "Steps" and node.get("type") != "StepGroup":
+            # a step's child is the next step group: listed under the Steps node itself
+            kids = [k for k in kids if not (k.get("type") == "StepGroup" and k.get("boundaryID") == same)]
         return kids
 
     root = nodes.get(name) or next(iter(nodes.values()))
@@ -124,6 +133,11 @@ def node_tree(workflow: Mapping[str, Any]) -> list[TreeRow]:
         if str(n.get("id")) not in seen:
             walk(n, "", "")
     return rows
+
+
+def _group_index(name: str) -> int:
+    tail = name.rsplit("[", 1)[-1].rstrip("]")
+    return int(tail) if tail.isdigit() else 0
 
 
 def _label(node: Mapping[str, Any]) -> str:
