@@ -2098,6 +2098,9 @@ class _Compiler:
         if kind == "name":
             name = node.value
 
+            if name == "$env":  # expr-lang: the whole environment, for names that are not identifiers
+                return lambda ctx: ctx.env
+
             def read_name(ctx: _Ctx) -> Any:
                 value = ctx.env.get(name, _MISSING)
                 if value is _MISSING:
@@ -2284,8 +2287,9 @@ def _collect_references(node: _Node, out: list[tuple[str | int, ...]], names: se
     """Constant access paths from variables: inputs.parameters['x'] -> ("inputs", "parameters", "x")."""
     path = _access_path(node)
     if path is not None:
-        out.append(path)
-        names.add(str(path[0]))
+        if path:  # a bare $env reads no one variable
+            out.append(path)
+            names.add(str(path[0]))
         for kid in _non_constant_keys(node):
             _collect_references(kid, out, names)
         return
@@ -2302,6 +2306,8 @@ def _access_path(node: _Node) -> tuple[str | int, ...] | None:
     if node.kind != "name" or node.value == "sprig":
         return None
     path: list[str | int] = [node.value]
+    if node.value == "$env":  # $env['x'] reads the variable x
+        path = []
     for link in reversed(chain):
         key = link.kids[1] if link.kind == "member" else None
         if key is None or key.kind != "lit" or not isinstance(key.value, str | int) or isinstance(key.value, bool):

@@ -455,6 +455,7 @@ VERBOSE_SNIPPET = """
         ),
         pytest.param('filter(data, {# endsWith "main.log"})', '["a/main.log"]', id="data-transformations"),
         pytest.param("workflow.name", "wf", id="label-value-from-workflow"),
+        pytest.param("$env['item'] + $env.workflow.name", "3wf", id="env-variable"),
         # the language
         pytest.param("1 + 2 * 3", "7", id="precedence"),
         pytest.param("(1 + 2) * 3", "9", id="parentheses"),
@@ -773,6 +774,7 @@ def test_syntax_errors_are_found_at_compile_time(text: str, message: str, code: 
         pytest.param("a[b].c", [("a",), ("b",)], {"a", "b"}, id="computed-key-ends-the-path"),
         pytest.param("sprig.upper(w.x)", [("w", "x")], {"w"}, id="sprig-is-not-a-variable"),
         pytest.param("[1][0]", [], set(), id="no-variables"),
+        pytest.param("$env['my-var'].x + len($env)", [("my-var", "x")], {"my-var"}, id="env"),
     ],
 )
 def test_references_list_constant_access_paths(
