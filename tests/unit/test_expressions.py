@@ -1007,6 +1007,36 @@ def test_parsing_is_linear_in_the_length_of_the_text() -> None:
     assert large < small * 40
 
 
+@pytest.mark.parametrize(
+    ("parse", "piece"),
+    [
+        pytest.param(lambda text: _compile_uncached(f"[{text}]"), "1, ", id="expression"),
+        pytest.param(lambda text: _parse_when_uncached(f"a in ({text}a)"), "a, ", id="when"),
+    ],
+)
+def test_expression_and_when_parsing_is_linear(parse: Any, piece: str) -> None:
+    def parse_time(count: int) -> float:
+        text = piece * count
+        started = time.perf_counter()
+        parse(text)
+        return time.perf_counter() - started
+
+    small, large = min(parse_time(200) for _ in range(3)), min(parse_time(2000) for _ in range(3))
+    assert large < small * 40
+
+
+def _compile_uncached(text: str) -> Any:
+    from webhook.expressions import _compile_expression
+
+    return _compile_expression.__wrapped__(text, "expression", False)
+
+
+def _parse_when_uncached(text: str) -> Any:
+    from webhook.expressions import _WhenParser
+
+    return _WhenParser(text).parse()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Every expression in Argo's examples compiles
 # ---------------------------------------------------------------------------------------------------------------
