@@ -127,6 +127,10 @@ class _Pass:
         self._ids: dict[str, str] = {}
         self._owned: set[str] = set()
         self.now_text = format_time(self.now)
+        self.global_artifacts: dict[str, Mapping[str, Any]] = {
+            f"workflow.outputs.artifacts.{a.get('name')}": a
+            for a in (self.status_in.get("outputs") or {}).get("artifacts") or []
+        }
         self.old_phases: dict[str, str] = {k: str(v.get("phase")) for k, v in self.nodes.items()}
         self.spec: Mapping[str, Any] = {}
         self.started_at = parse_time(self.status_in.get("startedAt")) or self.now
@@ -425,6 +429,11 @@ class _Pass:
             out.append(RecordEvent(f"WorkflowNode{node_phase}", text, kind, node_id=nid))  # type: ignore[arg-type]
         return out
 
+    def publish_global_artifacts(self, artifacts: Iterable[Mapping[str, Any]]) -> None:
+        for artifact in artifacts:
+            if artifact.get("globalName"):
+                self.global_artifacts[f"workflow.outputs.artifacts.{artifact['globalName']}"] = artifact
+
     def publish_globals(self, params: Iterable[Mapping[str, Any]]) -> None:
         """An output with a globalName is visible as workflow.outputs.parameters.<name> from now on (this pass too)."""
         for param in params:
@@ -497,10 +506,14 @@ class _Pass:
         if created is not None:
             scope["workflow.creationTimestamp"] = format_time(created)
             scope.update(templating.creation_timestamp_vars(created))
-        for key, value in (metadata.get("labels") or {}).items():
-            scope[f"workflow.labels.{key}"] = str(value)
-        for key, value in (metadata.get("annotations") or {}).items():
-            scope[f"workflow.annotations.{key}"] = str(value)
+        labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
+        annotations = {str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()}
+        for key, value in labels.items():
+            scope[f"workflow.labels.{key}"] = value
+        for key, value in annotations.items():
+            scope[f"workflow.annotations.{key}"] = value
+        for key, mapping in (("labels", labels), ("annotations", annotations)):
+            scope[f"workflow.{key}"] = scope[f"workflow.{key}.json"] = json.dumps(mapping, separators=(",", ":"))
         params = []
         for param in (self.spec.get("arguments") or {}).get("parameters") or []:
             name = param.get("name")
@@ -508,6 +521,11 @@ class _Pass:
                 value = _str(param["value"])
             elif "default" in param.get("valueFrom", {}) or "default" in param:
                 value = _str(param.get("valueFrom", {}).get("default", param.get("default")))
+            elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
+                raise PlanError(
+                    f"spec.arguments.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
+                    "pass the value (or a valueFrom.default)"
+                )
             else:
                 raise PlanError(f"spec.arguments.parameters.{name}: no value given; set value (or a default)")
             enum = param.get("enum")
@@ -518,7 +536,7 @@ class _Pass:
                 )
             scope[f"workflow.parameters.{name}"] = value
             params.append({"name": name, "value": value})
-        scope["workflow.parameters"] = json.dumps(params, separators=(",", ":"))
+        scope["workflow.parameters"] = scope["workflow.parameters.json"] = json.dumps(params, separators=(",", ":"))
         for param in (self.status_in.get("outputs") or {}).get("parameters") or []:
             scope[f"workflow.outputs.parameters.{param.get('name')}"] = _str(param.get("value", ""))
         return scope
@@ -582,7 +600,9 @@ class _Pass:
             resolved = self.resolve(holder, scope)
             template = resolved.template
             template_name = str(template.get("name") or template_name)
-            params, input_artifacts = self.inputs_of(template, arguments, artifacts or {}, node_name)
+            params, input_artifacts = self.inputs_of(
+                template, arguments, artifacts or {}, local if local is not None else self.globals
+            )
         except (PlanError, DurationError, DependsError, expr.WhenError) as exc:
             return self.error_node(node, node_name, str(exc), opts, template_name, holder)
         retry = self.retry_strategy(template)
@@ -637,7 +657,7 @@ class _Pass:
         template: Mapping[str, Any],
         arguments: Mapping[str, Any],
         artifacts_scope: Mapping[str, Mapping[str, Any]],
-        node_name: str,
+        scope: Scope,
     ) -> tuple[dict[str, str], list[InputArtifact]]:
         """Input parameters (argument, value, default; enum checked) and input artifacts with their locations."""
         given = {p.get("name"): p for p in arguments.get("parameters") or []}
@@ -654,6 +674,11 @@ class _Pass:
                 value = _str(param["default"])
             elif (param.get("valueFrom") or {}).get("default") is not None:
                 value = _str(param["valueFrom"]["default"])
+            elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
+                raise PlanError(
+                    f"inputs.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
+                    "pass the value as an argument (or a valueFrom.default)"
+                )
             else:
                 raise PlanError(f"inputs.parameters.{name} was not supplied")
             enum = param.get("enum")
@@ -671,10 +696,18 @@ class _Pass:
             location: Mapping[str, Any] | None = None
             unpack = False
             ref = source.get("from")
+            if source.get("fromExpression"):
+                ref = self.artifact_from_expression(str(source["fromExpression"]), artifacts_scope, scope)
+            unsupported = [k for k in _UNSUPPORTED_ARTIFACTS if k in source]
+            if unsupported:
+                raise PlanError(
+                    f"input artifact '{name}': {unsupported[0]} artifacts are not supported by Trellis; "
+                    "use s3, http, git or raw"
+                )
             if isinstance(ref, str) and ref:
                 match = _ARTIFACT_REF.match(ref)
                 key = match.group(1) if match else ref
-                produced = artifacts_scope.get(key)
+                produced = artifacts_scope.get(key) or self.global_artifacts.get(key)
                 if produced is not None:
                     location = {k: v for k, v in produced.items() if k in ("s3", "http", "git", "raw", "local")}
                     unpack = (produced.get("archive") or {}).get("none") is None and bool(
@@ -702,6 +735,17 @@ class _Pass:
             item["unpack"] = unpack
             resolved.append(item)
         return params, resolved
+
+    def artifact_from_expression(
+        self, text: str, artifacts_scope: Mapping[str, Mapping[str, Any]], scope: Scope
+    ) -> str:
+        """`fromExpression`: evaluated over a scope where every known artifact reference stands for its own name, so
+        `cond ? steps.a.outputs.artifacts.x : steps.b.outputs.artifacts.y` yields the chosen reference."""
+        names = {key: key for key in [*artifacts_scope, *self.global_artifacts]}
+        try:
+            return "{{" + expr.evaluate_string(text, _chain(names, scope)) + "}}"
+        except expr.ExpressionFailed as exc:
+            raise PlanError(f"fromExpression '{text}': {exc}") from exc
 
     def template_scope(
         self,
@@ -950,6 +994,7 @@ class _Pass:
             names = ", ".join(missing)
             return self.mark(node, "Error", f"output parameter(s) {names} not reported and without default")
         self.publish_globals(params_out)
+        self.publish_global_artifacts(arts_out)
         return self.mark(node, "Succeeded", obs.message or None)
 
     # --- retries -----------------------------------------------------------------------------------------------
@@ -1314,7 +1359,7 @@ class _Pass:
                         message=f"when '{when}' evaluated false",
                     )
         node = self.execute(
-            child_name, resolved_step, resolved_step.get("arguments") or {}, tscope, opts, artifacts=arts
+            child_name, resolved_step, resolved_step.get("arguments") or {}, tscope, opts, artifacts=arts, local=local
         )
         if node is not None:
             self.run_hooks(node, step, tscope, opts, local, "steps")
@@ -1362,7 +1407,7 @@ class _Pass:
             order = _topological(by_name, {n: (d.tasks if d else ()) for n, d in deps.items()})
         except (DependsError, PlanError) as exc:
             return self.mark(node, "Error", str(exc))
-        target_text = str(dag.get("target") or "").strip()
+        target_text = str(expr.substitute(str(dag.get("target") or ""), _chain(local, self.globals))).strip()
         if target_text:
             targets = [t for t in target_text.split() if t]
             unknown = [t for t in targets if t not in by_name]
@@ -1606,7 +1651,13 @@ class _Pass:
                     )
             node_opts = link
         node = self.execute(
-            child_name, resolved_task, resolved_task.get("arguments") or {}, tscope, node_opts, artifacts=arts
+            child_name,
+            resolved_task,
+            resolved_task.get("arguments") or {},
+            tscope,
+            node_opts,
+            artifacts=arts,
+            local=local,
         )
         if existing is None and node is not None:
             self.link(node, parents)
@@ -1913,8 +1964,13 @@ class _Pass:
         artifacts = []
         for artifact in (template.get("outputs") or {}).get("artifacts") or []:
             ref = artifact.get("from")
+            if artifact.get("fromExpression"):
+                try:
+                    ref = self.artifact_from_expression(str(artifact["fromExpression"]), arts, local)
+                except PlanError as exc:
+                    return self.mark(node, "Error", str(exc))
             match = _ARTIFACT_REF.match(str(ref or ""))
-            produced = arts.get(match.group(1)) if match else None
+            produced = (arts.get(match.group(1)) or self.global_artifacts.get(match.group(1))) if match else None
             if produced is None:
                 if artifact.get("optional"):
                     continue
@@ -1925,6 +1981,7 @@ class _Pass:
             artifacts.append(record)
         if artifacts:
             outputs["artifacts"] = artifacts
+            self.publish_global_artifacts(artifacts)
         if outputs:
             node["outputs"] = outputs  # type: ignore[typeddict-item]
         return self.mark(node, "Succeeded", "")
@@ -1960,6 +2017,9 @@ class _Pass:
 def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
     """Layered lookup without copying (first map wins): scopes are shared, never copied per task."""
     return ChainMap(*(cast(MutableMapping[str, str], m) for m in maps))
+
+
+_UNSUPPORTED_ARTIFACTS = ("azure", "gcs", "oss", "hdfs", "artifactory")
 
 
 def _has_expression_hooks(holder: Mapping[str, Any]) -> bool:

@@ -958,3 +958,103 @@ spec:
     assert inner["boundaryID"] == node_id("nest", "nest.outer")
     assert inner["displayName"] == "inner"
     assert cluster.node("nest")["outboundNodes"] == [inner["id"]]
+
+
+def test_global_artifacts_and_from_expression_choose_artifacts_at_run_time() -> None:
+    manifest = load(
+        """
+metadata: {name: ga}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: flip, template: flip}
+    - - {name: heads, template: make}
+    - - name: use
+        template: use
+        arguments:
+          artifacts:
+          - name: a
+            fromExpression: "steps.flip.outputs.result == 'heads' ? steps.heads.outputs.artifacts.data : 'none'"
+          - {name: b, from: "{{workflow.outputs.artifacts.shared}}"}
+  - name: flip
+    script: {image: python, source: print()}
+  - name: make
+    container: {image: alpine}
+    outputs:
+      artifacts: [{name: data, path: /tmp/data, globalName: shared}]
+  - name: use
+    inputs:
+      artifacts: [{name: a, path: /a}, {name: b, path: /b}]
+    container: {image: alpine}
+"""
+    )
+
+    def script(name: str) -> Outcome:
+        return Outcome(result="heads") if name.endswith("flip") else Outcome(artifacts=("data",))
+
+    cluster = Cluster(manifest, script=script)
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    key = cluster.node("ga[1].heads")["outputs"]["artifacts"][0]["s3"]["key"]
+    inputs = cluster.node("ga[2].use")["inputs"]["artifacts"]
+    assert [(a["name"], a["s3"]["key"]) for a in inputs] == [("a", key), ("b", key)]
+    assert status["outputs"]["artifacts"][0]["name"] == "shared"
+
+
+def test_dag_target_and_workflow_parameters_json_are_substituted() -> None:
+    manifest = load(
+        """
+metadata: {name: tj}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: target, value: B}]}
+  templates:
+  - name: main
+    dag:
+      target: "{{workflow.parameters.target}}"
+      tasks:
+      - {name: A, template: say}
+      - name: B
+        template: say
+        arguments: {parameters: [{name: msg, value: "{{workflow.parameters.json}}"}]}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest)
+    assert cluster.run()["phase"] == "Succeeded"
+    assert cluster.created_names() == ["tj.B"]
+    assert cluster.node("tj.B")["inputs"]["parameters"][0]["value"] == '[{"name":"target","value":"B"}]'
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        pytest.param(
+            "{parameters: [{name: p, valueFrom: {configMapKeyRef: {name: cm, key: k}}}]}",
+            "inputs.parameters.p: valueFrom.configMapKeyRef is not supported by Trellis yet; "
+            "pass the value as an argument (or a valueFrom.default)",
+            id="config-map-parameter",
+        ),
+        pytest.param(
+            "{artifacts: [{name: a, path: /a, gcs: {bucket: b, key: k}}]}",
+            "input artifact 'a': gcs artifacts are not supported by Trellis; use s3, http, git or raw",
+            id="gcs-artifact",
+        ),
+    ],
+)
+def test_unsupported_inputs_end_the_node_with_what_to_use_instead(inputs: str, message: str) -> None:
+    manifest = load(
+        f"""
+metadata: {{name: un}}
+spec:
+  entrypoint: t
+  templates:
+  - name: t
+    inputs: {inputs}
+    container: {{image: alpine}}
+"""
+    )
+    status = Cluster(manifest).run()
+    assert (status["phase"], status["message"]) == ("Error", message)
