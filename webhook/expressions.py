@@ -2,9 +2,10 @@
 
 Used at admission (webhook validation: syntax checks and reference scanning) and at run time (executor.planning and
 executor.templating: `depends`, `when`, `{{= ...}}` and `expression:` fields). Everything here is deterministic and
-bounded: expressions are at most MAX_EXPRESSION_LENGTH characters and MAX_DEPTH levels deep, results at most
-MAX_STRING_LENGTH characters / MAX_LIST_LENGTH items, loops at most MAX_STEPS steps, and regular expressions run on
-RE2 (linear time, Go's syntax, as Argo's Go code uses), so a hostile manifest cannot hang or exhaust the engine.
+bounded: expressions are at most MAX_EXPRESSION_LENGTH characters (a substituted `when` MAX_STRING_LENGTH), MAX_DEPTH
+levels deep and MAX_HEIGHT operations on any path of the parse tree, results at most MAX_STRING_LENGTH characters /
+MAX_LIST_LENGTH items (refused before they are built), loops at most MAX_STEPS steps, and regular expressions run
+on RE2 (linear time, Go's syntax, as Argo's Go code uses), so a hostile manifest cannot hang or exhaust the engine.
 
 API (stable):
 
@@ -37,7 +38,8 @@ when (govaluate semantics, evaluated after substitution)
                                           "" when valid, else ExpressionError.problem ("... at 4; expected ...")
 
 expr-lang ({{= ...}}, valueFrom.expression, retryStrategy.expression, hooks' expression)
-    compile_expression(text) -> Expression   cached; raises ExpressionError(code "syntax"/"unsupported"/"limit")
+    compile_expression(text, *, language="expression") -> Expression
+                                          cached; raises ExpressionError(code "syntax"/"unsupported"/"limit")
     Expression.evaluate(env, *, now=None) -> Any    env: nested plain data (dicts, lists, str, int, float, bool, None)
     Expression.identifiers() -> frozenset[str]      top-level variable names read ("inputs", "tasks", ...)
     Expression.references() -> tuple[tuple[str | int, ...], ...]  constant access paths from a variable, e.g.
