@@ -888,9 +888,9 @@ def check_when_syntax(text: str) -> None:
 
 def check_expression_syntax(text: str, *, language: str = "expression") -> Expression:
     """Admission check of a bare `expression:` field that may contain simple tags (Argo substitutes them before
-    evaluating, e.g. `{{inputs.parameters.safe-to-retry}} == true`): each simple tag becomes a placeholder name of
-    the same length, so positions point into the original text. Returns the compiled placeholder expression (its
-    references() are the variables read directly); raises ExpressionError."""
+    evaluating, e.g. `{{inputs.parameters.safe-to-retry}} == true`): each tag becomes a placeholder name of the same
+    length, so positions point into the original text; `{{= ...}}` bodies are compiled too. Returns the compiled
+    placeholder expression (its references() are the variables read directly); raises ExpressionError."""
     _check_length(text, language)
     unclosed = find_unclosed_tag(text)
     if unclosed is not None:
@@ -899,6 +899,8 @@ def check_expression_syntax(text: str, *, language: str = "expression") -> Expre
         )
     placeholder = list(text)
     for tag in find_tags(text):
+        if tag.kind == "expression":
+            compile_expression(tag.body)
         placeholder[tag.start] = "x"
         for index in range(tag.start + 1, tag.end):
             placeholder[index] = "_"

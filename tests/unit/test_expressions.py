@@ -1100,6 +1100,10 @@ def test_every_expression_in_argo_examples_parses() -> None:
         pytest.param("x =~ hea", "any", "", id="any-accepts-a-when"),
         pytest.param("x ?? 'y'", "any", "", id="any-accepts-an-expression"),
         pytest.param("1 +", "any", "unexpected end of expression at 3; expected a value", id="any-reports-expr-lang"),
+        pytest.param(
+            "{{= x ==}}", "any", "unexpected end of expression at 5; expected a value", id="expression-tag-body"
+        ),
+        pytest.param("{{= now() - x > 1 }}", "any", "", id="cron-when"),
     ],
 )
 def test_expression_problem_is_empty_for_valid_text_and_says_what_is_wrong_otherwise(
