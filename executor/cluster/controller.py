@@ -100,7 +100,8 @@ class Controller:
         self.clock = clock
         self.stop = kube.stop
         self.queue: WorkQueue[Key] = WorkQueue()
-        self.reconciler = Reconciler(kube, settings.reconciler, clock=clock)
+        self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}  # (ns, name) -> ConfigMap, from the watch
+        self.reconciler = Reconciler(kube, settings.reconciler, clock=clock, configmaps=self._configmap)
         self.cron = CronReconciler(kube, clock=clock)
         self.phases: dict[tuple[str, str], str] = {}  # (ns, name) -> phase, from the Workflow watch
         self.phases_lock = threading.Lock()
@@ -235,15 +236,30 @@ class Controller:
         if workflow:
             self.queue.add(("wf", meta.get("namespace", ""), workflow))
 
+    def _configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap from the watch cache once the ConfigMap watches have listed; a live GET before."""
+        watched = f"configmaps@{namespace if self.settings.namespaces else '*'}"
+        if watched not in self.synced or (self.settings.namespaces and namespace not in self.settings.namespaces):
+            return self.kube.get(CONFIG_MAPS, namespace, name)
+        with self.phases_lock:
+            return self.configmaps.get((namespace, name))
+
     def _on_configmap(self, kind: str, obj: dict[str, Any]) -> None:
-        name = (obj.get("metadata") or {}).get("name", "")
+        meta = obj.get("metadata") or {}
+        name = meta.get("name", "")
+        if name not in {"artifact-repositories", self.settings.reconciler.controller_configmap}:
+            return  # only repository ConfigMaps are cached and acted on
+        with self.phases_lock:
+            if kind == "DELETED":
+                self.configmaps.pop((meta.get("namespace", ""), name), None)
+            else:
+                self.configmaps[(meta.get("namespace", ""), name)] = obj
         if kind == "ADDED" and not self.ready:
             return  # the initial list: workflows are queued by their own watch
-        if name in {"artifact-repositories", self.settings.reconciler.controller_configmap}:
-            with self.phases_lock:
-                running = [k for k, phase in self.phases.items() if phase in {"Pending", "Running"}]
-            for ns, wf in running:
-                self.queue.add(("wf", ns, wf))
+        with self.phases_lock:
+            running = [k for k, phase in self.phases.items() if phase in {"Pending", "Running"}]
+        for ns, wf in running:
+            self.queue.add(("wf", ns, wf))
 
     def _phase_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

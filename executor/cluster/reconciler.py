@@ -124,10 +124,14 @@ class Reconciler:
         settings: ReconcilerSettings = ReconcilerSettings(),
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        configmaps: Callable[[str, str], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
+        # ConfigMaps come from the controller's watch cache when it has one (they change rarely and every
+        # pass needs them); a live GET otherwise.
+        self.configmap = configmaps or (lambda ns, name: self.kube.get(CONFIG_MAPS, ns, name))
 
     # -- the pass --------------------------------------------------------------------------------------------
 
@@ -222,7 +226,7 @@ class Reconciler:
         wanted = [(namespace, ref.get("configMap") or "artifact-repositories")]
         wanted.append((self.settings.controller_namespace, self.settings.controller_configmap))
         for ns, cm_name in wanted:
-            cm = self.kube.get(CONFIG_MAPS, ns, cm_name)
+            cm = self.configmap(ns, cm_name)
             if cm is not None:
                 configmaps[cm_name] = cm
         repository = resolve_repository(workflow, configmaps)
