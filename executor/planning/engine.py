@@ -981,8 +981,6 @@ class _Pass:
             node["outputs"] = outputs  # type: ignore[typeddict-item]
         if obs.finished_at is not None:
             node["finishedAt"] = format_time(obs.finished_at)
-        if obs.started_at is not None and node.get("phase") == "Pending":
-            pass
         if report.get("error"):
             return self.mark(node, "Error", str(report["error"]))
         if obs.phase == "Failed":
@@ -1013,9 +1011,6 @@ class _Pass:
         template_name = str(resolved.template.get("name") or holder.get("template") or "")
         retry = self.get(node_name)
         if retry is None:
-            if self.blocked_message(opts) or self.spec.get("suspend"):
-                # Nothing started yet: let the attempt decide (it fails, or waits) under a Retry node.
-                pass
             retry = self.init_node(
                 node_name,
                 "Retry",
@@ -1429,8 +1424,16 @@ class _Pass:
             existing = self.get(f"{node_name}.{name}")
             if existing is not None:
                 task_nodes[name] = existing
-                if not is_fulfilled(existing.get("phase")):
+                if existing.get("type") == "TaskGroup":
+                    running += sum(
+                        1
+                        for c in existing.get("children") or []
+                        if c in self.nodes and not is_fulfilled(self.nodes[c].get("phase"))
+                    )
+                elif not is_fulfilled(existing.get("phase")):
                     running += 1
+        # Template parallelism: how many more task nodes (loop items included) may start this pass.
+        budget = [max_running - running] if max_running is not None else None
         failed_seen = any(
             is_failed(n.get("phase")) and not _continues_on(by_name[t], str(n.get("phase")))
             for t, n in task_nodes.items()
@@ -1461,7 +1464,7 @@ class _Pass:
                         continue
                     if fail_fast and failed_seen:
                         continue
-                    if max_running is not None and running >= max_running:
+                    if budget is not None and budget[0] <= 0:
                         continue
                     parents = self.task_parents(dependency.tasks if dependency else (), task_nodes, node)
                     if dependency is not None and not dependency.evaluate(outcomes):
@@ -1478,15 +1481,16 @@ class _Pass:
                         task_nodes[name] = created
                         self.add_node_outputs("tasks", name, created, scope, arts)
                         continue
-                    result = self.start_task(task_name, name, task, tscope, scope, arts, inner, parents)
+                    result = self.start_task(task_name, name, task, tscope, scope, arts, inner, parents, budget)
                     if result is not None:
                         task_nodes[name] = result
                         if not is_fulfilled(result.get("phase")):
-                            running += 1
+                            if budget is not None and result.get("type") != "TaskGroup":
+                                budget[0] -= 1
                         elif is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
                             failed_seen = True
                 else:
-                    result = self.continue_task(task_name, name, task, tscope, scope, arts, inner)
+                    result = self.continue_task(task_name, name, task, tscope, scope, arts, inner, budget)
                     if result is not None:
                         task_nodes[name] = result
                         if is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
@@ -1528,6 +1532,7 @@ class _Pass:
         arts: Mapping[str, Mapping[str, Any]],
         inner: Opts,
         parents: list[str],
+        budget: list[int] | None = None,
     ) -> NodeStatus | None:
         try:
             items = self.loop_items(task, _chain(scope, self.globals))
@@ -1556,7 +1561,7 @@ class _Pass:
             )
             for parent in parents:
                 self.add_child(parent, group["id"])
-            return self.continue_task(task_name, name, task, tscope, scope, arts, inner)
+            return self.continue_task(task_name, name, task, tscope, scope, arts, inner, budget)
         first_parents = parents
         return self.run_task(task_name, task, None, tscope, scope, arts, inner, first_parents)
 
@@ -1569,6 +1574,7 @@ class _Pass:
         scope: Mapping[str, str],
         arts: Mapping[str, Mapping[str, Any]],
         inner: Opts,
+        budget: list[int] | None = None,
     ) -> NodeStatus | None:
         node = self.get(task_name)
         if node is None:
@@ -1580,10 +1586,15 @@ class _Pass:
         except PlanError as exc:
             return self.mark(node, "Error", str(exc))
         group_opts = Opts(inner.boundary_id, inner.boundary_name, inner.on_exit)
-        limit = task.get("parallelism")
-        del limit
         for index, item in enumerate(items):
             child_name = f"{task_name}({index}:{item_label(item)})"
+            if budget is not None and self.get(child_name) is None:
+                if budget[0] <= 0:
+                    continue
+                child = self.run_task(child_name, task, item, tscope, scope, arts, group_opts, [node["id"]])
+                if child is not None and not is_fulfilled(child.get("phase")):
+                    budget[0] -= 1
+                continue
             self.run_task(child_name, task, item, tscope, scope, arts, group_opts, [node["id"]])
         phase = "Succeeded"
         for index, item in enumerate(items):

@@ -1058,3 +1058,35 @@ spec:
     )
     status = Cluster(manifest).run()
     assert (status["phase"], status["message"]) == ("Error", message)
+
+
+@pytest.mark.parametrize("shape", ["dag", "steps"])
+def test_template_parallelism_also_caps_loop_items(shape: str) -> None:
+    body = (
+        "dag:\n      tasks:\n      - {name: A, template: say, withSequence: {count: '5'}}"
+        if shape == "dag"
+        else "steps:\n    - - {name: A, template: say, withSequence: {count: '5'}}"
+    )
+    manifest = load(
+        f"""
+metadata: {{name: lp}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    parallelism: 2
+    {body}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(seconds=3))
+    peak = 0
+    for _ in range(60):
+        cluster.step()
+        peak = max(peak, sum(1 for j in cluster.jobs.values() if j.phase in ("Pending", "Running")))
+        if cluster.status.get("phase") == "Succeeded":
+            break
+        cluster.now += timedelta(seconds=1)
+        cluster.kubelet()
+    assert cluster.status["phase"] == "Succeeded"
+    assert (peak, len(cluster.created)) == (2, 5)
