@@ -191,6 +191,25 @@ def run_case(name: str, body: bytes, *, port: int, ca: Path, endpoint: str, clie
     return Result(name, len(body), len(flat), elapsed, flat)
 
 
+def interleaved_ratio(*, port: int, ca: Path, endpoint: str, pairs: int) -> float:
+    """Median 5000-task latency / median 500-task latency, measured alternately on one connection, so both
+    sizes see the same background load (this machine is shared; separate runs minutes apart do not)."""
+    small = admission_review(generated_dag(500), uid="ratio-500")
+    large = admission_review(generated_dag(5000), uid="ratio-5000")
+    connection = connect(port, ca)
+    headers = {"Content-Type": "application/json"}
+    times: dict[bytes, list[float]] = {small: [], large: []}
+    try:
+        for _ in range(pairs):
+            for body in (large, *[small] * 10):
+                started = time.perf_counter()
+                post(connection, endpoint, body, headers)
+                times[body].append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return statistics.median(times[large]) / statistics.median(times[small])
+
+
 def post(connection: http.client.HTTPSConnection, endpoint: str, body: bytes, headers: dict[str, str]) -> Any:
     connection.request("POST", endpoint, body=body, headers=headers)
     response = connection.getresponse()
@@ -287,6 +306,8 @@ def main() -> int:
             small, large = results.get("DAG of 500 tasks"), results.get("DAG of 5000 tasks")
             if small and large:
                 print(f"\n5000 tasks / 500 tasks: p50 x{large.p50 / small.p50:.1f}, p99 x{large.p99 / small.p99:.1f}")
+                ratio = interleaved_ratio(port=port, ca=ca, endpoint=args.endpoint, pairs=max(5, int(20 * args.scale)))
+                print(f"interleaved (each 5000-task review next to ten 500-task ones, same load): median x{ratio:.1f}")
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
