@@ -157,6 +157,10 @@ def parse(source: str, text: str) -> tuple[list[Document], list[Finding]]:
     if source.endswith(".json") or stripped.startswith(("{", "[")):
         try:
             value = json.loads(text)
+        except RecursionError:
+            return [], [
+                Finding("error", source, "JSON nesting is too deep to be a Kubernetes manifest", line=1, column=1)
+            ]
         except json.JSONDecodeError as exc:
             if source.endswith(".json"):
                 return [], [
@@ -183,6 +187,8 @@ def parse(source: str, text: str) -> tuple[list[Document], list[Finding]]:
         return [], [Finding("error", source, f"YAML syntax error: {problem}{context}", line=line, column=column)]
     except yaml.YAMLError as exc:
         return [], [Finding("error", source, f"YAML syntax error: {exc}", line=1, column=1)]
+    except RecursionError:
+        return [], [Finding("error", source, "YAML nesting is too deep to be a Kubernetes manifest", line=1, column=1)]
     warnings = [
         Finding(
             "warning",

@@ -159,6 +159,12 @@ SYNTAX = [
         id="yaml-tab",
     ),
     pytest.param(
+        "x.yaml",
+        "kind: Workflow\nspec: " + "[" * 5000 + "]" * 5000 + "\n",
+        "x.yaml:1:1: YAML nesting is too deep to be a Kubernetes manifest",
+        id="yaml-hostile-nesting",
+    ),
+    pytest.param(
         "x.json",
         '{"kind": "Workflow",\n "spec": }',
         "x.json:2:10: JSON syntax error: Expecting value",

@@ -869,3 +869,15 @@ def test_objects_of_wrong_shape_never_crash_the_checks() -> None:
             manifest["spec"][key] = value
             check_semantics(manifest)
             check_semantics({**manifest, key: value})
+
+
+def test_hostile_nesting_is_checked_without_exhausting_the_stack() -> None:
+    deep: Any = "{{inputs.parameters.a}}"
+    for _ in range(5000):
+        deep = [deep]
+    inline: dict[str, Any] = {"container": {"image": "a"}}
+    for _ in range(500):
+        inline = {"dag": {"tasks": [{"name": "a", "inline": inline}]}}
+    manifest = workflow(echo("main", env=deep), {"name": "deep", **inline})
+    errors, _ = check_semantics(manifest)
+    assert all(len(e.path) < 2000 for e in errors)

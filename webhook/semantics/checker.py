@@ -81,6 +81,7 @@ UNSUPPORTED_TEMPLATE = {
     "memoize": "remove it; the step will run every time",
     "resourceClaims": "remove them; request devices through container resources instead",
 }
+MAX_INLINE = 8  # inline templates nested deeper are not checked further (the schema refuses them)
 HOOKS_FIX = (
     "keep only the exit hook (hooks: {{exit: {{template: ...}}}}), which runs when the {} ends, and check the "
     "status there"
@@ -964,7 +965,7 @@ class Checker:
         elif refs[0] == "templateRef":
             callee = self.resolve_template_ref(_m(node.get("templateRef")), f"{path}.templateRef")
             callee_info = template_info(callee) if callee is not None else None
-        elif refs[0] == "inline" and isinstance(node.get("inline"), dict):
+        elif refs[0] == "inline" and isinstance(node.get("inline"), dict) and path.count(".inline") < MAX_INLINE:
             callee = {**node["inline"], "name": _s(node.get("name")) or "inline"}
             callee_info = template_info(callee)
             self.check_template(callee, f"{path}.inline", info=callee_info, loop=self.loop_scope(node))

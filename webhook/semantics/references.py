@@ -98,19 +98,33 @@ class Scope:
     visible: Callable[[str], str] = lambda _name: ""
 
 
+MAX_DEPTH = 64  # deeper values are not searched (the schema refuses such nesting; Kubernetes objects are shallow)
+
+
 def iter_tagged_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(path, string) for every string containing "{{" in `value`, with Kubernetes field paths."""
-    if isinstance(value, str):
-        if "{{" in value:
-            yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, str | dict | list):
-                yield from iter_tagged_strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str | dict | list):
-                yield from iter_tagged_strings(item, f"{path}[{i}]")
+    """(path, string) for every string containing "{{" in `value`, with Kubernetes field paths, in document order.
+    Iterative, so hostile nesting cannot exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, str):
+            if "{{" in node:
+                yield where, node
+        elif depth >= MAX_DEPTH:
+            continue
+        elif isinstance(node, dict):
+            items = [
+                (item, f"{where}.{key}" if where else str(key), depth + 1)
+                for key, item in node.items()
+                if isinstance(item, str | dict | list)
+            ]
+            stack.extend(reversed(items))
+        elif isinstance(node, list):
+            stack.extend(
+                (item, f"{where}[{i}]", depth + 1)
+                for i, item in reversed(list(enumerate(node)))
+                if isinstance(item, str | dict | list)
+            )
 
 
 def tags(text: str) -> Iterator[str]:
