@@ -212,6 +212,8 @@ def test_bare_expression_fields_substitute_simple_tags_first() -> None:
     )
     assert evaluate_expression(expression, scope) is True
     assert evaluate_expression("tasks.skipped.outputs.parameters.msg ?? 'expr-fallback'", FLAT) == "expr-fallback"
+    assert evaluate_expression("{{=asInt(lastRetry.exitCode) >= 2}}", scope) is True  # Argo's documented form
+    assert evaluate_expression("{{=lastRetry.exitCode != '2'}}", scope) is False
     with pytest.raises(TemplatingError):
         evaluate_expression("{{inputs.parameters.nope}} == 1", scope)
     with pytest.raises(ExpressionError):
