@@ -13,7 +13,9 @@ UPDATE of a Workflow that has started (`status.phase` set in the old object; Arg
 only `metadata` (labels, annotations, finalizers, ...), `status`, `spec.suspend`, `spec.shutdown` and
 `spec.activeDeadlineSeconds` may change, as with Argo (`argo suspend/resume/stop/terminate` and deadline edits).
 Any other change under `spec` is denied; the spec itself is not re-validated, so a Workflow admitted while the
-webhook was absent can still be labelled, stopped or deleted. Every other UPDATE is validated like a CREATE.
+webhook was absent can still be labelled, stopped or deleted. An UPDATE of any kind that leaves `spec` unchanged
+(labels, annotations, finalizers, a controller writing status) is allowed without re-validation. Every other
+UPDATE is validated like a CREATE.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ def validate(
     old: Mapping[str, Any] | None = None,
 ) -> ValidationResult:
     """Every error and warning of one manifest. Pure: the context carries any templates it may consult."""
+    if operation == "UPDATE" and old is not None and old.get("spec") == obj.get("spec"):
+        # Only metadata or status changed (labels, finalizers, the controllers' status writes): the spec was
+        # admitted before, or predates the webhook; either way this change cannot make it worse.
+        return ValidationResult()
     if operation == "UPDATE" and old is not None and obj.get("kind") == "Workflow" and _started_phase(old):
         mutable = tuple(f"spec.{k}" for k in MUTABLE_WHEN_STARTED)
         kept = [e for e in schema_errors(obj) if e.path.startswith(mutable)]

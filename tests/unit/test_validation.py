@@ -233,3 +233,16 @@ def test_validation_cost_is_linear_in_the_number_of_dag_tasks() -> None:
     validate(small)  # warm up caches (schemas, regexes)
     t_small, t_large = _best_of(5, small), _best_of(5, large)
     assert t_large <= 12 * t_small, f"500 tasks: {t_small * 1000:.1f} ms, 5000 tasks: {t_large * 1000:.1f} ms"
+
+
+def test_an_update_that_leaves_the_spec_alone_is_allowed_even_for_an_invalid_object() -> None:
+    old = cron_with_bad_schedule = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "nightly"},
+        "spec": {"schedules": ["61 * * * *"], "workflowSpec": {"entrypoint": "main", "templates": [echo()]}},
+    }
+    assert not validate(cron_with_bad_schedule).ok
+    new = copy.deepcopy(old) | {"status": {"lastScheduledTime": "2026-01-01T00:00:00Z"}}
+    new["metadata"]["labels"] = {"team": "a"}
+    assert validate(new, operation="UPDATE", old=old).ok
