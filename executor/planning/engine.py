@@ -127,6 +127,7 @@ class _Pass:
         self._ids: dict[str, str] = {}
         self._owned: set[str] = set()
         self.now_text = format_time(self.now)
+        self.has_timeouts = False
         self.global_artifacts: dict[str, Mapping[str, Any]] = {
             f"workflow.outputs.artifacts.{a.get('name')}": a
             for a in (self.status_in.get("outputs") or {}).get("artifacts") or []
@@ -245,6 +246,7 @@ class _Pass:
             if self.spec is not self.workflow.get("spec"):
                 self.step_workflow = {**self.workflow, "spec": self.spec}
             self.local_scope = TemplateScope("local", self.name, _templates_by_name(self.spec.get("templates")))
+            self.has_timeouts = _uses_timeouts(self.spec, self.context)
             self.shutdown = str(self.spec.get("shutdown") or "")
             if self.shutdown and self.shutdown not in _SHUTDOWN_STRATEGIES:
                 raise PlanError(f"spec.shutdown: unknown strategy '{self.shutdown}'; use Stop or Terminate")
@@ -619,6 +621,8 @@ class _Pass:
             return False
         if self.blocked_message(opts):
             return False
+        if observation.phase == "Pending" and node.get("phase") == "Pending" and self.has_timeouts:
+            return False  # a pending Job may have outlived its template's timeout / pendingTimeout
         if observation.phase == "Running" and node.get("phase") != "Running":
             self.mark(node, "Running")
         return True
@@ -882,12 +886,31 @@ class _Pass:
             self.create_job(node, template, params, artifacts)
             return node
         if observation.phase == "Pending":
+            if node.get("phase") == "Pending" and self.pending_expired(node, template):
+                # Argo's checkTemplateTimeouts: a node still Pending past `timeout`/`pendingTimeout` fails.
+                self.deletes.append(DeleteJob(nid, observation.job_name, "timeout"))
+                return self.mark(node, "Failed", "timeout")
             return node
         if observation.phase == "Running":
             if node.get("phase") != "Running":
                 self.mark(node, "Running")
             return node
         return self.complete_pod(node, template, observation)
+
+    def pending_expired(self, node: NodeStatus, template: Mapping[str, Any]) -> bool:
+        started = parse_time(node.get("startedAt")) or self.now
+        for key in ("timeout", "pendingTimeout"):
+            text = template.get(key)
+            if not text:
+                continue
+            try:
+                deadline = started + parse_duration(str(text))
+            except DurationError:
+                continue
+            if self.now > deadline:
+                return True
+            self.timer(deadline + timedelta(seconds=1))
+        return False
 
     def create_job(
         self,
@@ -2031,6 +2054,19 @@ def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
 
 
 _UNSUPPORTED_ARTIFACTS = ("azure", "gcs", "oss", "hdfs", "artifactory")
+
+
+def _uses_timeouts(spec: Mapping[str, Any], context: PlanContext) -> bool:
+    specs = [spec, *((doc.get("spec") or {}) for doc in context.templates.values())]
+    defaults = spec.get("templateDefaults") or {}
+    if defaults.get("timeout") or defaults.get("pendingTimeout"):
+        return True
+    return any(
+        t.get("timeout") or t.get("pendingTimeout")
+        for s in specs
+        for t in s.get("templates") or []
+        if isinstance(t, Mapping)
+    )
 
 
 def _has_expression_hooks(holder: Mapping[str, Any]) -> bool:

@@ -1090,3 +1090,16 @@ spec:
         cluster.kubelet()
     assert cluster.status["phase"] == "Succeeded"
     assert (peak, len(cluster.created)) == (2, 5)
+
+
+@pytest.mark.parametrize("field", ["timeout", "pendingTimeout"])
+def test_a_job_still_pending_past_the_template_timeout_fails_with_argos_message(field: str) -> None:
+    manifest = load(RETRY)
+    manifest["spec"]["templates"][0] = {"name": "flaky", field: "10s", "container": {"image": "alpine"}}
+    cluster = Cluster(manifest, script=lambda n: Outcome(stays_pending=True), tick=timedelta(seconds=4))
+    status = cluster.run()
+    node = cluster.node("rt")
+    assert (node["phase"], node["message"]) == ("Failed", "timeout")
+    assert cluster.deleted == ["rt"]
+    assert status["phase"] == "Failed"
+    assert T0 + timedelta(seconds=11) in cluster.requeues

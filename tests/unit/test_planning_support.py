@@ -42,6 +42,7 @@ class Outcome:
     artifacts: tuple[str, ...] = ()  # names of output artifacts the sidecar uploads
     seconds: int = 1  # how long the container runs after it starts
     message: str = ""
+    stays_pending: bool = False  # the Job's pod is never scheduled (e.g. no node fits)
 
 
 Script = Callable[[str], Outcome]  # node name -> outcome
@@ -122,6 +123,8 @@ class Cluster:
             if job.phase == "Pending":
                 node_name = self.nodes[nid]["name"] if nid in self.nodes else nid
                 outcome = self.script(node_name)
+                if outcome.stays_pending:
+                    continue
                 self.jobs[nid] = replace(job, phase="Running", started_at=self.now, pod_name=job.job_name + "-pod")
                 self.ends[nid] = self.now + timedelta(seconds=outcome.seconds)
             elif job.phase == "Running" and self.now >= self.ends[nid]:
