@@ -14,6 +14,7 @@ everything from the Workflow's status and its Jobs: deterministic Job names make
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from executor.cluster.kube import (
     EVENTS,
     JOBS,
     PODS,
+    SECRETS,
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
     AlreadyExists,
@@ -166,8 +168,17 @@ class Reconciler:
             self._event(workflow, RecordEvent("WorkflowFailed", problem, "Warning"))
             return result
 
+        from executor.artifacts import RepositoryError
+
+        try:
+            context = self._context(workflow)
+        except RepositoryError as exc:  # Argo errors the workflow when its artifact repository can't be found
+            self._write_status(workflow, self._failed_status(status, str(exc), now, phase="Error"))
+            result.status_writes += 1
+            result.phase = "Error"
+            self._event(workflow, RecordEvent("WorkflowFailed", str(exc), "Warning"))
+            return result
         observed = self._observe(namespace, name)
-        context = self._context(workflow)
         actions = plan(workflow, observed, now, context=context)
         for action in actions:
             if isinstance(action, CreateJob):
@@ -206,8 +217,27 @@ class Reconciler:
             node_id = (meta.get("annotations") or {}).get(NODE_ID_ANNOTATION)
             if not node_id or meta.get("deletionTimestamp"):
                 continue
-            observed[node_id] = observe_job(job, by_job.get(meta.get("name", ""), []))
+            observation = observe_job(job, by_job.get(meta.get("name", ""), []))
+            if observation.report and "offloaded" in observation.report:
+                from executor.artifacts.reports import resolve_report
+
+                observation = resolve_report(observation, secrets=self._secret_lookup(namespace))
+            observed[node_id] = observation
         return observed
+
+    def _secret_lookup(self, namespace: str) -> Callable[[str, str], str | None]:
+        """Secret values for the artifact repository's credentials, read when an offloaded report needs them.
+        Values stay in memory for this pass only and are never logged or written to status."""
+        cache: dict[str, Mapping[str, Any] | None] = {}
+
+        def lookup(name: str, key: str) -> str | None:
+            if name not in cache:
+                cache[name] = self.kube.get(SECRETS, namespace, name)
+            data = (cache[name] or {}).get("data") or {}
+            value = data.get(key)
+            return base64.b64decode(value).decode() if isinstance(value, str) else None
+
+        return lookup
 
     def _context(self, workflow: Mapping[str, Any]) -> PlanContext:
         from executor.artifacts import resolve_repository
@@ -295,11 +325,13 @@ class Reconciler:
         return "invalid spec: " + "; ".join(str(e) for e in result.errors)
 
     @staticmethod
-    def _failed_status(status: Mapping[str, Any], message: str, now: datetime) -> dict[str, Any]:
+    def _failed_status(
+        status: Mapping[str, Any], message: str, now: datetime, *, phase: str = "Failed"
+    ) -> dict[str, Any]:
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         new = dict(status)
         new.update(
-            phase="Failed",
+            phase=phase,
             message=message,
             startedAt=status.get("startedAt") or stamp,
             finishedAt=stamp,
