@@ -147,6 +147,41 @@ _EXECUTOR_SECURITY = {
 }
 
 
+# Output volumes are mounted at the output's parent directory: refused where that would hide system files.
+_SYSTEM_DIRS = (
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var",
+    "/var/run",
+)
+_SYSTEM_TREES = (
+    "/bin/",
+    "/boot/",
+    "/dev/",
+    "/etc/",
+    "/lib/",
+    "/lib64/",
+    "/proc/",
+    "/sbin/",
+    "/sys/",
+    "/usr/",
+    "/var/run/",
+    "/run/",
+)
+
+
 class ExpandError(ValueError):
     """The step cannot become a Job (e.g. malformed podSpecPatch, outputs without a repository). The message
     names the field and the fix; the planner fails the node with it."""
@@ -218,7 +253,17 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     ]
     declared = [p["valueFrom"]["path"] for p in out_params] + [a["path"] for a in out_arts]
     our_roots: list[_Root] = []
-    for i, directory in enumerate(_output_dirs(declared, user_roots)):
+    output_dirs = _output_dirs(declared, user_roots)
+    for directory in output_dirs:
+        if directory in _SYSTEM_DIRS or directory.startswith(_SYSTEM_TREES):
+            offending = [p for p in declared if _under(posixpath.normpath(p), directory)]
+            culprit = offending[0] if offending else directory
+            raise ExpandError(
+                f"{where}: output path {culprit!r}: collecting outputs from the system directory {directory} is "
+                "not supported (the volume holding outputs would hide the image's files there); have main write "
+                "or copy the output under another directory, e.g. /tmp/outputs"
+            )
+    for i, directory in enumerate(output_dirs):
         vol = f"trellis-out-{i}"
         own_volumes.append({"name": vol, "emptyDir": {}})
         main_mounts.append({"name": vol, "mountPath": directory})
@@ -462,6 +507,10 @@ def _output_dirs(paths: Iterable[str], user_roots: list[_Root]) -> list[str]:
         if not any(d == k or d.startswith(k + "/") for k in kept):
             kept.append(d)
     return sorted(kept)
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _root_mount(root: _Root, index: int, *, read_only: bool) -> dict[str, Any]:

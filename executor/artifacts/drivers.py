@@ -174,14 +174,15 @@ class S3Driver:
             prefix = key.rstrip("/") + "/"
             found = False
             for obj in client.list_objects(bucket, prefix=prefix, recursive=True):
+                found = True
                 if obj.is_dir or obj.object_name.endswith("/"):
                     continue
-                found = True
                 target = _inside(dest, obj.object_name[len(prefix) :])
                 name: str = obj.object_name
                 _write_atomically(target, partial(self._copy_object, client, bucket, name))
             if not found:
                 raise ArtifactNotFound(f"{describe(location)}: no such object or key prefix")
+            dest.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
     def _copy_object(client: Any, bucket: str, key: str, sink: BinaryIO) -> None:
@@ -199,6 +200,8 @@ class S3Driver:
         client = self._client(s3)
         with _s3_errors(location, "upload"):
             if src.is_dir():
+                # a directory marker, so that an empty directory still exists as an artifact
+                client.put_object(bucket, f"{key.rstrip('/')}/", io.BytesIO(b""), 0)
                 for file in sorted(p for p in src.rglob("*") if p.is_file()):
                     rel = file.relative_to(src).as_posix()
                     client.fput_object(
@@ -259,6 +262,7 @@ class LocalDriver:
     def download_to(self, location: Mapping[str, Any], dest: Path) -> None:
         src = _local_path(location)
         if src.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
             for file in sorted(p for p in src.rglob("*") if p.is_file()):
                 self._copy(file, _inside(dest, file.relative_to(src).as_posix()))
         elif src.is_file():
@@ -269,6 +273,7 @@ class LocalDriver:
     def upload_file(self, location: Mapping[str, Any], src: Path) -> None:
         dest = _local_path(location)
         if src.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
             for file in sorted(p for p in src.rglob("*") if p.is_file()):
                 self._copy(file, _inside(dest, file.relative_to(src).as_posix()))
         else:
@@ -285,7 +290,8 @@ class LocalDriver:
     def _copy(src: Path, dest: Path) -> None:
         try:
             with src.open("rb") as f:
-                _write_atomically(dest, lambda sink: copy_stream(f, sink))
+                mode = os.fstat(f.fileno()).st_mode & 0o777
+                _write_atomically(dest, lambda sink: copy_stream(f, sink), mode=mode)
         except OSError as exc:
             raise ArtifactError(f"cannot copy {src} to {dest}: {exc.strerror or exc}") from exc
 
@@ -444,11 +450,12 @@ def _inside(root: Path, rel: str) -> Path:
     return root / rel
 
 
-def _write_atomically(dest: Path, write: Callable[[BinaryIO], object]) -> None:
+def _write_atomically(dest: Path, write: Callable[[BinaryIO], object], *, mode: int = 0o644) -> None:
     """Write through a temporary file beside `dest`, renamed into place only when complete."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; artifacts are ordinary files main may read as another user
         with os.fdopen(fd, "wb") as sink:
             write(sink)
         if dest.is_dir() and not dest.is_symlink():

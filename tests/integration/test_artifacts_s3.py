@@ -50,7 +50,7 @@ def test_a_directory_is_a_key_prefix_and_downloads_back_to_a_directory(
     driver = driver_for(location, secrets=secrets_of(s3_server))
     driver.upload_file(location, src)
     keys = sorted(o.object_name for o in s3_server.client().list_objects(s3_bucket, recursive=True))
-    assert keys == ["wf/pod/output/a.csv", "wf/pod/output/deep/b.csv"]
+    assert keys == ["wf/pod/output/", "wf/pod/output/a.csv", "wf/pod/output/deep/b.csv"]  # marker + files
     driver.download_to(location, tmp_path / "input")
     assert (tmp_path / "input" / "deep" / "b.csv").read_text() == "b"
     assert (tmp_path / "input" / "a.csv").read_text() == "a"
@@ -112,3 +112,31 @@ def test_local_repository_keys_cannot_escape_the_root(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as escaped:
         LocalDriver().upload_file(location, tmp_path / "f")
     assert str(escaped.value) == (f"key '../outside' escapes {tmp_path}/repo; keys must be relative paths without '..'")
+
+
+def test_empty_directories_and_file_modes_survive_the_round_trip(
+    tmp_path: Path,
+    s3_server: S3Server,  # noqa: F811
+    s3_bucket: str,  # noqa: F811
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "tool.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "tool.sh").chmod(0o750)
+    s3 = location_in_repository(s3_server.repository(s3_bucket), "wf/pod/empty")
+    local = {"local": {"path": str(tmp_path / "repo"), "key": "wf/pod/empty"}}
+    for location in (s3, local):
+        driver = driver_for(location, secrets=secrets_of(s3_server))
+        driver.upload_file(location, tmp_path / "empty")
+        back = tmp_path / f"back-{next(iter(location))}"
+        driver.download_to(location, back)
+        assert (back.is_dir(), list(back.iterdir())) == (True, [])
+    s3_file = location_in_repository(s3_server.repository(s3_bucket), "wf/pod/tool.sh")
+    local_file = {"local": {"path": str(tmp_path / "repo"), "key": "wf/pod/tool.sh"}}
+    modes = []
+    for location in (s3_file, local_file):
+        driver = driver_for(location, secrets=secrets_of(s3_server))
+        driver.upload_file(location, tmp_path / "tool.sh")
+        target = tmp_path / f"tool-{next(iter(location))}.sh"
+        driver.download_to(location, target)
+        modes.append(target.stat().st_mode & 0o777)
+    assert modes == [0o644, 0o750]  # S3 keeps no mode: an ordinary readable file; a local copy keeps it

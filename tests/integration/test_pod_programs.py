@@ -227,6 +227,7 @@ def test_outputs_uploaded_to_s3_come_back_as_inputs_of_the_next_step(
     assert keys == [
         "wf-abc/wf-abc.step/data.tgz",
         "wf-abc/wf-abc.step/file.tgz",
+        "wf-abc/wf-abc.step/flat/",
         "wf-abc/wf-abc.step/flat/deep/y.txt",
         "wf-abc/wf-abc.step/flat/x.txt",
     ]
@@ -241,6 +242,7 @@ def test_outputs_uploaded_to_s3_come_back_as_inputs_of_the_next_step(
     done = consumer.run_init(env=s3_server.secret_env())
     assert done.returncode == 0, done.stderr.decode()
     assert consumer.host_path("main", "/tmp/input/a.csv").read_bytes() == b"user1,25\n"
+    assert consumer.host_path("main", "/data/flat/x.txt").stat().st_mode & 0o777 == 0o644
     assert consumer.host_path("main", "/tmp/input/sub/b.csv").read_bytes() == b"user2,30\n"
     assert consumer.host_path("main", "/data/flat/deep/y.txt").read_bytes() == b"y"
     in_csv = consumer.host_path("main", "/tmp/in.csv")
