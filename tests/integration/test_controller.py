@@ -230,3 +230,41 @@ def test_a_status_write_conflict_is_retried_from_a_fresh_read(env: Any) -> None:
     result = reconciler.reconcile(NS, name)
     assert result.status_writes == 1
     assert len(client.list(JOBS, NS).get("items") or []) == 1
+
+
+def test_ttl_strategy_deletes_a_finished_workflow_once_its_time_has_come(env: Any) -> None:
+    standin, client, reconciler, _, clock = env
+    manifest = load_example("data-pipeline-dag.yaml")
+    manifest["spec"]["ttlStrategy"] = {"secondsAfterSuccess": 30}
+    name = submit(client, manifest, "ttl")
+    run_to_completion(env, name)
+    result = reconciler.reconcile(NS, name)
+    assert result.requeue_after is not None and 0 < result.requeue_after <= 30
+    clock.tick(31)
+    reconciler.reconcile(NS, name)
+    assert client.get(WORKFLOWS, NS, name) is None
+    assert standin.list_objects("batch/v1", "Job", NS) == []  # its Jobs went with it (ownerReferences)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "outcome", "left"),
+    [
+        pytest.param("OnWorkflowSuccess", "succeed", 0, id="success-deletes"),
+        pytest.param("OnWorkflowSuccess", "fail", 3, id="failure-keeps"),
+        pytest.param("OnWorkflowCompletion", "fail", 0, id="completion-deletes"),
+    ],
+)
+def test_pod_gc_deletes_finished_jobs_per_its_strategy(env: Any, strategy: str, outcome: str, left: int) -> None:
+    standin, client, _, _, _ = env
+    manifest = load_example("data-pipeline-dag.yaml")
+    manifest["spec"]["podGC"] = {"strategy": strategy}
+    name = submit(client, manifest, f"gc-{strategy.lower()}-{outcome}")
+
+    def finish(kubelet: SimKubelet, job: dict[str, Any]) -> None:
+        if outcome == "fail" and node_of(job).endswith(".clean-data"):
+            kubelet.fail(NS, job["metadata"]["name"], messages={"wait": json.dumps({"v": 1})})
+        else:
+            succeed(kubelet, job)
+
+    run_to_completion(env, name, finish)
+    assert len(standin.list_objects("batch/v1", "Job", NS)) == left
