@@ -421,7 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for message in self.server_ref.store.take_warnings():
-            self.send_header("Warning", f'299 - "{message}"')
+            quoted = message.replace("\\", "\\\\").replace('"', '\\"')  # an RFC 7234 quoted-string
+            self.send_header("Warning", f'299 - "{quoted}"')
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()

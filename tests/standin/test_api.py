@@ -416,3 +416,135 @@ def test_injected_faults_fail_the_next_matching_requests_only(
         assert caught.value.headers["Retry-After"] == "1"
     batch.create_namespaced_job("default", JOB)
     assert [(r.verb, r.resource, r.code) for r in kube.requests] == [("create", "jobs", code), ("create", "jobs", 201)]
+
+
+def test_deleting_a_namespace_deletes_what_it_contains(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespace({"metadata": {"name": "team"}})
+    core.create_namespaced_config_map("team", cm("a"))
+    core.create_namespaced_config_map("default", cm("b"))
+    core.delete_namespace("team")
+    assert [c.metadata.name for c in core.list_config_map_for_all_namespaces().items] == ["b"]
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_config_map("team", cm("c"))
+    assert caught.value.status == 404
+
+
+def test_delete_collection_deletes_only_what_the_selector_matches(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    for name, app in (("a", "x"), ("b", "x"), ("c", "y")):
+        core.create_namespaced_config_map("default", cm(name, {"app": app}))
+    core.delete_collection_namespaced_config_map("default", label_selector="app=x")
+    assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == ["c"]
+
+
+def test_a_watch_from_zero_starts_with_the_current_objects(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespaced_config_map("default", cm("a"))
+    w = watch.Watch()
+    for event in w.stream(core.list_namespaced_config_map, "default", resource_version="0", timeout_seconds=5):
+        assert (event["type"], event["object"].metadata.name) == ("ADDED", "a")
+        w.stop()
+
+
+def test_a_watch_older_than_the_event_window_gets_410(kube_client: Any) -> None:
+    from tests.standin import running_standin
+
+    with running_standin(event_window=3) as small:
+        core = client.CoreV1Api(small.client())
+        first = core.create_namespaced_config_map("default", cm("a")).metadata.resource_version
+        for name in ("b", "c", "d", "e"):
+            core.create_namespaced_config_map("default", cm(name))
+        with pytest.raises(ApiException) as caught:
+            for _ in watch.Watch().stream(
+                core.list_namespaced_config_map, "default", resource_version=first, timeout_seconds=2
+            ):
+                pass
+        assert caught.value.status == 410
+        latest = core.list_namespaced_config_map("default").metadata.resource_version
+        seen = list(
+            watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=latest, timeout_seconds=1)
+        )
+        assert seen == []  # the newest resourceVersion is always within the window
+
+
+def test_a_watch_across_namespaces_filters_by_namespace_field(kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespace({"metadata": {"name": "team"}})
+    rv = core.list_config_map_for_all_namespaces().metadata.resource_version
+    core.create_namespaced_config_map("default", cm("skip"))
+    core.create_namespaced_config_map("team", cm("mine"))
+    w = watch.Watch()
+    for event in w.stream(
+        core.list_config_map_for_all_namespaces,
+        resource_version=rv,
+        field_selector="metadata.namespace=team",
+        timeout_seconds=5,
+    ):
+        assert (event["type"], event["object"].metadata.namespace, event["object"].metadata.name) == (
+            "ADDED",
+            "team",
+            "mine",
+        )
+        w.stop()
+
+
+def test_an_invalid_crd_is_422_with_its_causes(kube_client: Any) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+    with pytest.raises(ApiException) as caught:
+        client.ApiextensionsV1Api(kube_client).create_custom_resource_definition(crd)
+    status = status_of(caught.value)
+    assert (caught.value.status, status["reason"]) == (422, "Invalid")
+    assert [(c["field"], c["message"]) for c in status["details"]["causes"]] == [
+        ("metadata.name", 'Invalid value: "things.example.com": must be spec.names.plural+"."+spec.group'),
+        ("spec.versions[0].schema.openAPIV3Schema", "Required value: schemas are required"),
+    ]
+
+
+def test_field_validation_warn_keeps_the_object_and_returns_warnings(kube: KubeStandin) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    kube.create(crd)
+    reply = requests.post(
+        f"{kube.url}/apis/example.com/v1/namespaces/default/widgets?fieldValidation=Warn",
+        json={
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": 1, "colour": "red"},
+        },
+    )
+    assert reply.status_code == 201
+    assert reply.headers["Warning"] == '299 - "unknown field \\"spec.colour\\""'
+    assert reply.json()["spec"] == {"size": 1}
