@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from webhook.schema import KINDS
+from webhook.schema import KINDS, schema_errors
 from webhook.schema.crd import crd, crd_file_name
 from webhook.schema.generate import main, render_files
 
@@ -199,3 +201,36 @@ def test_the_kubernetes_validate_command_passes_every_crd_in_strict_mode() -> No
         [str(command), "--strict", "-k", "1.37.0", *files], capture_output=True, text=True, timeout=60, check=False
     )
     assert (result.returncode, result.stdout.count(" passed for resource customresourcedefinition/")) == (0, 4)
+
+
+def locations(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            found.extend(locations(sub, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            found.extend(locations(sub, (*prefix, index)))
+    return found
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="../shared/argo-examples is not present")
+def test_the_crd_never_rejects_what_the_webhook_would_accept() -> None:
+    # The API server applies the CRD schema before the validating webhook: a manifest the webhook accepts must
+    # never be stopped there, or users would get the API server's words instead of ours.
+    rng = random.Random(7)
+    corpus = [p.values[0] for p in argo_documents()]
+    replacements: list[Any] = [None, 0, 7, 1.5, True, "x", "{{x}}", [], {}, ["a"], {"k": "v"}]
+    accepted = 0
+    for _ in range(600):
+        document = copy.deepcopy(rng.choice(corpus))
+        *parents, last = rng.choice([loc for loc in locations(document)[1:] if loc[0] not in ("kind", "apiVersion")])
+        node: Any = document
+        for part in parents:
+            node = node[part]
+        node[last] = copy.deepcopy(rng.choice(replacements))
+        if schema_errors(document):
+            continue
+        accepted += 1
+        jsonschema.Draft7Validator(schema_of(document["kind"])).validate(without_nulls(document))
+    assert accepted > 100

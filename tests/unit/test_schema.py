@@ -588,6 +588,38 @@ def test_the_corrected_seed_form_is_valid_and_runs_the_same_script() -> None:
             id="with-items-given-an-expression",
         ),
         pytest.param(
+            workflow({"name": "main", "dag": {"tasks": [{"name": None, "template": "b"}, None]}}),
+            [
+                FieldError(
+                    "spec.templates[0].dag.tasks[0].name",
+                    'required value: "name:" with no value counts as missing; set it to a string',
+                    "FieldValueRequired",
+                ),
+                FieldError(
+                    "spec.templates[0].dag.tasks[1]",
+                    "required value: an empty value counts as missing; set it to an object (DAGTask)",
+                    "FieldValueRequired",
+                ),
+            ],
+            id="empty-required-field-and-empty-list-item",
+        ),
+        pytest.param(
+            {**workflow(echo()), "spec": None},
+            [
+                FieldError(
+                    "spec",
+                    'required value: "spec:" with no value counts as missing; set it to an object (WorkflowSpec)',
+                    "FieldValueRequired",
+                )
+            ],
+            id="empty-spec",
+        ),
+        pytest.param(
+            workflow(echo(), entrypoint=None, onExit=None, arguments=None),
+            [],
+            id="empty-optional-fields-mean-unset",
+        ),
+        pytest.param(
             cron(schedule="* * * * *", schedules=None),
             [],
             id="argo-v3-schedule-is-accepted",
@@ -676,6 +708,12 @@ def mutations() -> list[Any]:
         ("spec.parallelism", True),
         ("spec.suspend", 1),
         ("spec.entrypoint", None),
+        ("spec.templates.0", None),
+        ("spec.templates.0.dag.tasks.1", None),
+        ("spec.templates.0.dag.tasks.1.name", None),
+        ("spec.templates.0.dag", "tasks"),
+        ("spec.templates.0.dag.tasks", "t0"),
+        ("metadata", None),
         ("spec.templates.1.container.args", [None]),
         ("spec.templates.1.container.args", "x"),
         ("spec.templates.1.container.resources", {"limits": {"cpu": 1.5, "memory": "1Gi"}}),

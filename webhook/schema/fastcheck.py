@@ -24,6 +24,7 @@ _HANDLED = {
     "type",
     "enum",
     "anyOf",
+    "not",
     "pattern",
     "properties",
     "additionalProperties",
@@ -87,6 +88,12 @@ class Compiler:
         if "pattern" in schema:
             regex = re.compile(schema["pattern"])
             checks.append(lambda v: not isinstance(v, str) or regex.search(v) is not None)
+        if "not" in schema:
+            if schema["not"] == {"type": "null"}:  # the common case: a required field or a list item
+                checks.append(lambda v: v is not None)
+            else:
+                negated = self.compile(schema["not"])
+                checks.append(lambda v: not negated(v))
         if "anyOf" in schema:
             options = [self.compile(option) for option in schema["anyOf"]]
             checks.append(lambda v: any(option(v) for option in options))
@@ -139,6 +146,8 @@ def _type_check(declared: str | list[str]) -> Check:
     if others == ["array"]:
         return (lambda v: v is None or isinstance(v, list)) if nullable else (lambda v: isinstance(v, list))
     checks = [_TYPE_CHECKS[t] for t in types]
+    if len(checks) == 1:
+        return checks[0]
     return lambda v: any(c(v) for c in checks)
 
 

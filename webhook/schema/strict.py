@@ -45,15 +45,21 @@ def render(node: Node, k8s_used: set[str]) -> dict[str, Any]:
             out["maximum"] = node.maximum
         return out
     if isinstance(node, ListOf):
-        return {"type": ["array", "null"], "items": render(node.item, k8s_used)}
+        # A list item or map value written empty (`- ` or `key:`) is a mistake, not "unset": the API server
+        # keeps it as null and the CRD's item type refuses it.
+        return {"type": ["array", "null"], "items": _not_null(node.item, render(node.item, k8s_used))}
     if isinstance(node, MapOf):
-        return {"type": ["object", "null"], "additionalProperties": render(node.value, k8s_used)}
+        return {"type": ["object", "null"], "additionalProperties": _not_null(node.value, render(node.value, k8s_used))}
     if isinstance(node, Object):
         out = {
             "type": ["object", "null"],
             "title": node.title,
             "properties": {name: render(field, k8s_used) for name, field in node.fields.items()},
         }
+        for name in node.required:
+            # Kubernetes prunes nulls before it checks `required`, so a required field written as `name:`
+            # (null) is missing: here it must not accept null.
+            out["properties"][name] = _not_null(node.fields[name], out["properties"][name])
         if not node.open:
             out["additionalProperties"] = False
         if node.required:
@@ -82,6 +88,35 @@ def render(node: Node, k8s_used: set[str]) -> dict[str, Any]:
         k8s_used.update(k8s_defs.closure({name}).keys() - {name})
         return base
     raise TypeError(f"not a schema node: {node!r}")
+
+
+def _json_types(node: Node) -> list[str]:
+    while isinstance(node, Ref):
+        node = ALL_DEFINITIONS[node.name]
+    if isinstance(node, Scalar):
+        return [t for t in _SCALAR_TYPES.get(node.kind, []) if t != "null"]
+    if isinstance(node, ListOf):
+        return ["array"]
+    return ["object"]
+
+
+def _not_null(node: Node, rendered: dict[str, Any]) -> dict[str, Any]:
+    """`rendered` without null: the type narrowed in place, or `not: {type: null}` beside a `$ref` (a second
+    `type` there would report a wrong type twice)."""
+    types = _json_types(node)
+    if not types:  # any value: nothing to narrow
+        return rendered
+    if "$ref" in rendered:
+        return {**rendered, "not": {"type": "null"}}
+    out = dict(rendered)
+    out["type"] = types
+    if "enum" in out:
+        out["enum"] = [v for v in out["enum"] if v is not None]
+    if "anyOf" in out:
+        out["anyOf"] = [
+            {**o, "enum": [v for v in o["enum"] if v is not None]} if "enum" in o else o for o in out["anyOf"]
+        ]
+    return out
 
 
 @functools.cache

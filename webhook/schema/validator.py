@@ -70,56 +70,89 @@ def _validator(definition: str) -> Any:
     return StrictValidator(schema)
 
 
+def _sub_validator(schema: Mapping[str, Any]) -> Any:
+    return StrictValidator({"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs(), **schema})
+
+
+@functools.cache
+def _field_validator(definition: str, field: str, item: bool) -> Any:
+    """jsonschema's validator for one field of a definition (or for the items of a list field)."""
+    schema = _defs()[definition]["properties"][field]
+    return _sub_validator(schema["items"] if item else schema)
+
+
+@functools.cache
+def _field_check(definition: str, field: str, item: bool) -> Check:
+    schema = _defs()[definition]["properties"][field]
+    return _compiler().compile(schema["items"] if item else schema)
+
+
 @functools.cache
 def _splits(definition: str) -> dict[str, tuple[str, bool]]:
-    """Fields of a definition whose values can be explained on their own: field -> (definition, is a list).
-
-    Only Argo definitions that accept null qualify, so the field can be blanked out (None) while the parent is
-    checked without it.
-    """
+    """Fields of a definition whose values are explained on their own: field -> (definition, is a list of it)."""
     defs = _defs()
 
     def target(schema: Any) -> str | None:
-        if not isinstance(schema, Mapping) or set(schema) != {"$ref"}:
+        # {"$ref": X}, or {"$ref": X, "not": {"type": "null"}} for a required field or a list item.
+        if not isinstance(schema, Mapping) or "$ref" not in schema or not set(schema) <= {"$ref", "not"}:
             return None
         name = str(schema["$ref"]).removeprefix("#/$defs/")
-        sub = defs.get(name, {})
-        return name if "properties" in sub and "null" in sub.get("type", ()) and "$ref" not in sub else None
+        return name if "properties" in defs.get(name, {}) else None
 
     out: dict[str, tuple[str, bool]] = {}
     for key, prop in defs[definition].get("properties", {}).items():
         single = target(prop)
         if single is not None:
             out[key] = (single, False)
-        elif prop.get("type") == ["array", "null"] and (item := target(prop.get("items"))) is not None:
+        elif prop.get("type") in (["array", "null"], ["array"]) and (item := target(prop.get("items"))) is not None:
             out[key] = (item, True)
     return out
+
+
+@functools.cache
+def _shallow_validator(definition: str) -> Any:
+    """jsonschema's validator for a definition's own fields: the split fields (see _splits) accept anything."""
+    schema = dict(_defs()[definition])
+    splits = _splits(definition)
+    if "properties" in schema and splits:
+        schema["properties"] = {k: ({} if k in splits else v) for k, v in schema["properties"].items()}
+    return _sub_validator(schema)
+
+
+def _errors_at(validator: Any, instance: Any, location: list[str | int]) -> Iterator[tuple[list[str | int], Any]]:
+    for error in validator.iter_errors(instance):
+        yield [*location, *error.absolute_path], error
 
 
 def _explain(definition: str, instance: Any, location: list[str | int]) -> Iterator[tuple[list[str | int], Any]]:
     """jsonschema's errors for `instance`, run only over the parts the fast check found invalid.
 
     A valid template among 5000 is never handed to jsonschema; an invalid one is explained on its own, with
-    `location` as the prefix of its errors' paths.
+    `location` as the prefix of its errors' paths. Objects are explained level by level: the definition's own
+    fields by a shallow validator, each split field (a Template, a DAGTask, ...) recursively.
     """
-    splits = _splits(definition)
-    if isinstance(instance, dict) and splits:
-        pruned = dict(instance)
-        for key, (target, is_list) in splits.items():
-            value = instance.get(key)
+    if isinstance(instance, dict):
+        for key, (target, is_list) in _splits(definition).items():
+            if key not in instance:
+                continue
+            value = instance[key]
+            here = [*location, key]
             if is_list and isinstance(value, list):
-                pruned[key] = None
-                check = _fast_check(target)
+                check, item_check = _fast_check(target), _field_check(definition, key, True)
                 for index, item in enumerate(value):
-                    if not check(item):
-                        yield from _explain(target, item, [*location, key, index])
+                    if isinstance(item, dict):
+                        if not check(item):
+                            yield from _explain(target, item, [*here, index])
+                    elif not item_check(item):
+                        yield from _errors_at(_field_validator(definition, key, True), item, [*here, index])
             elif not is_list and isinstance(value, dict):
-                pruned[key] = None
                 if not _fast_check(target)(value):
-                    yield from _explain(target, value, [*location, key])
-        instance = pruned
-    for error in _validator(definition).iter_errors(instance):
-        yield [*location, *error.absolute_path], error
+                    yield from _explain(target, value, here)
+            elif not _field_check(definition, key, False)(value):
+                yield from _errors_at(_field_validator(definition, key, False), value, here)
+        yield from _errors_at(_shallow_validator(definition), instance, location)
+    else:
+        yield from _errors_at(_validator(definition), instance, location)
 
 
 def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
@@ -200,11 +233,22 @@ def _translate(
             for name in error.validator_value
             if name not in instance
         ]
+    if keyword == "not" and instance is None:
+        return [
+            (
+                _sort_key(location),
+                FieldError(path, _type_message(_resolved(schema), None, location, root), "FieldValueRequired"),
+            )
+        ]
     if keyword == "type":
         return [
             (
                 _sort_key(location),
-                FieldError(path, _type_message(schema, instance, location, root), "FieldValueTypeInvalid"),
+                FieldError(
+                    path,
+                    _type_message(schema, instance, location, root),
+                    "FieldValueRequired" if instance is None else "FieldValueTypeInvalid",
+                ),
             )
         ]
     if keyword == "anyOf" and any("enum" in option for option in error.validator_value):
@@ -328,6 +372,12 @@ def _map_keys(definition: str, shape: tuple[str | None, ...]) -> tuple[bool, ...
     return tuple(out)
 
 
+def _resolved(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        schema = _defs().get(str(schema["$ref"]).removeprefix("#/$defs/"), {})
+    return schema
+
+
 def _sort_key(parts: Sequence[str | int]) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
 
@@ -437,6 +487,9 @@ def _type_message(schema: Mapping[str, Any], instance: Any, location: list[str |
     types = _types(schema)
     key = location[-1] if location else ""
     name = key if isinstance(key, str) else None
+    if instance is None:
+        written = f'"{name}:" with no value' if name else "an empty value"
+        return f"required value: {written} counts as missing; set it to {expected}"
     if types == ["array"] and isinstance(instance, str) and name in ("args", "command"):
         return message + _command_fix(name, instance, _parent(root, location))
     if types == ["array"] and isinstance(instance, str) and name == "withItems":
