@@ -23,7 +23,7 @@ import re
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from executor import templating
@@ -294,7 +294,9 @@ class _Pass:
             on_exit = self.spec.get("onExit")
             hooks = self.spec.get("hooks") or {}
             exit_hook = hooks.get("exit") if isinstance(hooks, Mapping) else None
-            if (on_exit or exit_hook) and self.shutdown != "Terminate":
+            exit_started = self.get(f"{self.name}.onExit") is not None
+            if (on_exit or exit_hook) and (self.shutdown != "Terminate" or exit_started):
+                # Terminate skips exit handlers; one already running is visited so its Job is deleted.
                 self.globals["workflow.status"] = wf_phase
                 self.globals["workflow.failures"] = self.failures_json()
                 holder: Mapping[str, Any] = (
@@ -1099,7 +1101,7 @@ class _Pass:
         if self.shutdown:
             return last_phase, f"Stopped with strategy '{self.shutdown}'"
         if self.deadline is not None and self.now >= self.deadline:
-            return last_phase, f"retry exceeded workflow deadline {format_time(self.deadline)}"
+            return last_phase, f"retry exceeded workflow deadline {_go_time(self.deadline)}"
         backoff = strategy.get("backoff") or {}
         if backoff:
             max_deadline: datetime | None = None
@@ -2054,6 +2056,11 @@ def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
 
 
 _UNSUPPORTED_ARTIFACTS = ("azure", "gcs", "oss", "hdfs", "artifactory")
+
+
+def _go_time(moment: datetime) -> str:
+    """Go's time.Time.String() in UTC, as Argo prints a deadline: `2026-01-02 03:04:15 +0000 UTC`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
 def _uses_timeouts(spec: Mapping[str, Any], context: PlanContext) -> bool:

@@ -1103,3 +1103,29 @@ def test_a_job_still_pending_past_the_template_timeout_fails_with_argos_message(
     assert cluster.deleted == ["rt"]
     assert status["phase"] == "Failed"
     assert T0 + timedelta(seconds=11) in cluster.requeues
+
+
+def test_terminate_while_the_exit_handler_runs_deletes_its_job_too() -> None:
+    cluster = Cluster(load(EXIT), script=lambda n: Outcome(seconds=100) if n == "ex.onExit" else Outcome())
+    for _ in range(8):
+        cluster.step()
+        cluster.now += timedelta(seconds=1)
+        cluster.kubelet()
+    assert cluster.jobs[node_id("ex", "ex.onExit")].phase == "Running"
+    cluster.workflow["spec"]["shutdown"] = "Terminate"
+    status = cluster.run()
+    assert cluster.deleted == [node_id("ex", "ex.onExit")]
+    assert cluster.node("ex.onExit")["message"] == "workflow shutdown with strategy:  Terminate"
+    # As Argo: the main tree succeeded, so the failed exit handler's message becomes the workflow's.
+    assert (status["phase"], status["message"]) == ("Failed", "workflow shutdown with strategy:  Terminate")
+
+
+def test_retries_stop_at_the_workflow_deadline_with_argos_message() -> None:
+    manifest = load(RETRY)
+    manifest["spec"]["activeDeadlineSeconds"] = 5
+    manifest["spec"]["templates"][0]["retryStrategy"] = {"limit": 10, "backoff": {"duration": "2s"}}
+    cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=1))
+    status = cluster.run()
+    assert status["phase"] == "Failed"
+    assert cluster.node("rt(1)")["message"] == "Step exceeded its deadline"
+    assert status["message"] == "retry exceeded workflow deadline 2026-01-02 03:04:10 +0000 UTC"
