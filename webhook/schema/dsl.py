@@ -7,8 +7,10 @@ Pure: no I/O. A type is a tree of frozen nodes built with the functions at the b
 core/v1 definitions) and `webhook.schema.crd` renders them structurally and shallowly for the CRDs.
 
 Invariants:
-- Every scalar, list, map and object also accepts JSON `null`: YAML writes an empty value (`args:`) as null, and
-  both Kubernetes (which prunes nulls of non-nullable fields) and Argo's Go decoder treat null as "not set".
+- An optional field also accepts JSON `null`: YAML writes an empty value (`args:`) as null, and both Kubernetes
+  (which prunes nulls of non-nullable fields) and Argo's Go decoder treat null as "not set". For the same reason
+  a *required* field that is null counts as missing, and a null list item or map value is refused (the API
+  server keeps those, and the CRD's item types refuse them): webhook.schema.strict renders these without null.
 - `any_string()` is Argo's AnyString (parameter `value`/`default`/`enum`/`description`): YAML numbers and booleans
   are accepted because Argo stringifies them; lists and objects are refused because Argo silently drops them.
 """
