@@ -1456,6 +1456,4 @@ def check_semantics(
     """Every semantic error and warning of one manifest of the four Argo kinds (others: none). Pure."""
     checker = Checker(obj, context or ValidationContext())
     checker.check()
-    seen: set[FieldError] = set()
-    errors = [e for e in checker.errors if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
-    return errors, list(dict.fromkeys(checker.warnings))
+    return list(dict.fromkeys(checker.errors)), list(dict.fromkeys(checker.warnings))

@@ -83,7 +83,7 @@ class WorkflowInfo:
     is_cron: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scope:
     """Where a string sits: its template, loop and the siblings it may see."""
 
