@@ -161,6 +161,15 @@ def test_controller_runs_with_leader_election_when_replicated() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
+def test_the_replicated_webhook_keeps_one_pod_through_disruptions() -> None:
+    docs = render()
+    [deployment] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == f"{RELEASE}-webhook"]
+    [budget] = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert deployment["spec"]["replicas"] == 2
+    assert budget["spec"] == {"minAvailable": 1, "selector": deployment["spec"]["selector"]}
+    assert not [d for d in render("--set", "webhook.replicas=1") if d["kind"] == "PodDisruptionBudget"]
+
+
 def test_replicas_without_leader_election_are_refused_with_the_fix() -> None:
     out = helm("template", RELEASE, str(CHART), "--set", "controller.replicas=2", check=False)
     assert out.returncode == 1

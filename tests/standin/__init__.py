@@ -24,7 +24,7 @@ What it emulates:
 - Built-in kinds: namespaces, pods (+status, +log), configmaps, secrets, services, serviceaccounts, events (core
   and events.k8s.io, stored separately), batch/v1 jobs (+status; selector and pod-template labels defaulted as
   the API server does), leases, CRDs (+status), validating/mutating webhook configurations; RBAC, apps/v1
-  deployments and network policies (stored only).
+  deployments, network policies and pod disruption budgets (stored only).
 - CustomResourceDefinitions: creating one serves its versions (discovery, OpenAPI, storage shared across
   versions), marks it NamesAccepted/Established, prunes unknown fields and validates against the version's
   openAPIV3Schema (crdschema.py), honours `subresources.status`; `fieldValidation=Strict` rejects unknown

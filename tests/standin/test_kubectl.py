@@ -185,3 +185,21 @@ def test_kubectl_get_shows_pod_and_job_status_columns(kube: KubeStandin) -> None
         ["NAME", "READY", "STATUS", "RESTARTS"],
         [pod["metadata"]["name"], "0/2", "Error", "0"],
     ]
+
+
+def test_kubectl_apply_of_a_changed_builtin_merges_its_strategic_patch(kube: KubeStandin) -> None:
+    two_env = JOB.replace(
+        "command: [echo, hi]}", "command: [echo, hi], env: [{name: A, value: '1'}, {name: B, value: '2'}]}"
+    )
+    kube.kubectl("apply", "-f", "-", stdin=two_env)
+    changed = (
+        two_env.replace("{name: A, value: '1'}, ", "")
+        .replace("value: '2'", "value: '3'")
+        .replace("image: trellis}", "image: trellis, env: [{name: C, value: '4'}]}")
+    )
+    assert kube.kubectl("apply", "-f", "-", stdin=changed).stdout == "job.batch/hello-main configured\n"
+    containers = kube.get("batch/v1", "Job", "hello-main")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c.get("env")) for c in containers] == [
+        ("main", [{"name": "B", "value": "3"}]),
+        ("wait", [{"name": "C", "value": "4"}]),
+    ]
