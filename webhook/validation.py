@@ -80,11 +80,13 @@ def validate(
     old: Mapping[str, Any] | None = None,
 ) -> ValidationResult:
     """Every error and warning of one manifest. Pure: the context carries any templates it may consult."""
-    if operation == "UPDATE" and old is not None and old.get("spec") == obj.get("spec"):
+    if not isinstance(obj, Mapping):
+        return ValidationResult(errors=tuple(schema_errors(obj)))
+    if operation == "UPDATE" and isinstance(old, Mapping) and old.get("spec") == obj.get("spec"):
         # Only metadata or status changed (labels, finalizers, the controllers' status writes): the spec was
         # admitted before, or predates the webhook; either way this change cannot make it worse.
         return ValidationResult()
-    if operation == "UPDATE" and old is not None and obj.get("kind") == "Workflow" and _started_phase(old):
+    if operation == "UPDATE" and isinstance(old, Mapping) and obj.get("kind") == "Workflow" and _started_phase(old):
         mutable = tuple(f"spec.{k}" for k in MUTABLE_WHEN_STARTED)
         kept = [e for e in schema_errors(obj) if e.path.startswith(mutable)]
         errors = sorted([*update_errors(obj, old), *kept], key=lambda e: path_sort_key(e.path))

@@ -246,3 +246,9 @@ def test_an_update_that_leaves_the_spec_alone_is_allowed_even_for_an_invalid_obj
     new = copy.deepcopy(old) | {"status": {"lastScheduledTime": "2026-01-01T00:00:00Z"}}
     new["metadata"]["labels"] = {"team": "a"}
     assert validate(new, operation="UPDATE", old=old).ok
+
+
+@pytest.mark.parametrize("value", [None, [], "Workflow", 3], ids=["null", "list", "string", "number"])
+def test_a_manifest_that_is_not_an_object_gets_one_error_and_no_crash(value: Any) -> None:
+    result = validate(value)
+    assert [e.path for e in result.errors] == [""]

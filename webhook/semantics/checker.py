@@ -1454,6 +1454,8 @@ def check_semantics(
     obj: Mapping[str, Any], *, context: ValidationContext | None = None
 ) -> tuple[list[FieldError], list[str]]:
     """Every semantic error and warning of one manifest of the four Argo kinds (others: none). Pure."""
+    if not isinstance(obj, Mapping):
+        return [], []  # the schema check says what it should be
     checker = Checker(obj, context or ValidationContext())
     checker.check()
     return list(dict.fromkeys(checker.errors)), list(dict.fromkeys(checker.warnings))
