@@ -4,6 +4,7 @@ validation and defaulting, reviews shaped as kube-apiserver sends them."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import select
 import socket
@@ -493,6 +494,23 @@ def test_a_client_trickling_its_headers_is_cut_off_at_the_request_timeout(webhoo
     sock.close()
     assert closed_after is not None, "the server kept a trickling client for 250 s"
     assert 3.5 < closed_after < 8
+
+
+def test_reviews_share_one_kept_alive_connection(webhook_server: WebhookProcess) -> None:
+    connection = http.client.HTTPSConnection(
+        webhook_server.host, webhook_server.port, context=ssl.create_default_context(cafile=webhook_server.ca)
+    )
+    try:
+        sockets = []
+        for path in ("/validate", "/mutate", "/validate"):
+            connection.request("POST", path, body=VALID_BODY, headers=JSON)
+            reply = connection.getresponse()
+            assert (reply.status, json.loads(reply.read())["response"]["allowed"]) == (200, True)
+            assert reply.getheader("Connection", "keep-alive").lower() == "keep-alive"
+            sockets.append(connection.sock)
+        assert sockets[0] is not None and sockets == [sockets[0]] * 3
+    finally:
+        connection.close()
 
 
 # ----------------------------------------------------------------------------------------------------------------
