@@ -1231,7 +1231,8 @@ class _Pass:
                 else:
                     for outbound in self.outbound_of(previous) or [previous["id"]]:
                         self.add_child(outbound, group_node["id"])
-            self.execute_step_group(group_node, steps, tscope, scope, arts, inner, limit)
+            if not is_fulfilled(group_node.get("phase")):
+                self.execute_step_group(group_node, steps, tscope, scope, arts, inner, limit)
             if not is_fulfilled(group_node.get("phase")):
                 return node
             if is_failed(group_node.get("phase")):
@@ -1284,6 +1285,15 @@ class _Pass:
                 targets = [(base, None, -1)]
             else:
                 targets = [(f"{base}({i}:{item_label(item)})", item, i) for i, item in enumerate(items)]
+                if not items and self.get(base) is None:
+                    self.init_node(
+                        base,
+                        "Skipped",
+                        "Skipped",
+                        child_opts,
+                        template_name=str(step.get("template", "")),
+                        message="Skipped, empty params",
+                    )
             for child_name, item, _index in targets:
                 existing = self.get(child_name)
                 if existing is None and max_running is not None and running >= max_running:

@@ -1129,3 +1129,25 @@ def test_retries_stop_at_the_workflow_deadline_with_argos_message() -> None:
     assert status["phase"] == "Failed"
     assert cluster.node("rt(1)")["message"] == "Step exceeded its deadline"
     assert status["message"] == "retry exceeded workflow deadline 2026-01-02 03:04:10 +0000 UTC"
+
+
+def test_an_empty_loop_in_steps_is_skipped_with_argos_message_and_the_steps_go_on() -> None:
+    manifest = load(
+        """
+metadata: {name: es}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: none, template: say, withParam: "[]"}
+    - - {name: after, template: say}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest)
+    status = cluster.run()
+    node = cluster.node("es[0].none")
+    assert (node["type"], node["phase"], node["message"]) == ("Skipped", "Skipped", "Skipped, empty params")
+    assert cluster.created_names() == ["es[1].after"]
+    assert status["phase"] == "Succeeded"
