@@ -881,3 +881,22 @@ def test_hostile_nesting_is_checked_without_exhausting_the_stack() -> None:
     manifest = workflow(echo("main", env=deep), {"name": "deep", **inline})
     errors, _ = check_semantics(manifest)
     assert all(len(e.path) < 2000 for e in errors)
+
+
+def test_a_misspelt_argument_is_named_in_the_error_and_warned_about() -> None:
+    manifest = workflow(
+        steps([{"name": "a", "template": "echo", "arguments": {"parameters": [{"name": "mesage", "value": "hi"}]}}]),
+        echo("echo", "message"),
+    )
+    errors, warnings = check_semantics(manifest)
+    assert [(e.path, e.message) for e in errors] == [
+        (
+            "spec.templates[0].steps[0][0].arguments.parameters",
+            'template "echo" needs input parameter "message", which step "a" does not supply (it gives "mesage": a '
+            "misspelling?); to solve this, add {name: message, value: ...} here (or give the input a default)",
+        )
+    ]
+    assert warnings == [
+        'spec.templates[0].steps[0][0].arguments.parameters[0]: template "echo" declares no input parameter '
+        '"mesage", so this argument is ignored; did you mean "message"?'
+    ]

@@ -35,6 +35,7 @@ from webhook.semantics.references import (
     unclosed_tag,
 )
 from webhook.semantics.scalars import (
+    closest,
     cron_problem,
     duration_problem,
     field_name_problem,
@@ -1019,7 +1020,12 @@ class Checker:
                 supplied_params=supplied,
                 supplied_arts=arts,
                 path=f"{path}.arguments",
-                caller=f'{"task" if ".tasks[" in path else "step"} "{_s(node.get("name"))}"',
+                caller=(
+                    "the exit hook"
+                    if path.endswith("hooks[exit]")
+                    else f'{"task" if ".tasks[" in path else "step"} "{_s(node.get("name"))}"'
+                ),
+                arguments=args,
             )
         return callee_info
 
@@ -1066,25 +1072,51 @@ class Checker:
         supplied_arts: set[str],
         path: str,
         caller: str,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
+        """Inputs without a value or default must be supplied. With `arguments` (a step's or task's), arguments
+        the template does not declare get a warning: Argo ignores them, which usually hides a typo."""
         params, arts = required_inputs(template)
         name = _s(template.get("name"))
+        inputs = _m(template.get("inputs"))
+        declared_params = {_s(_m(x).get("name")) for x in _l(inputs.get("parameters"))}
+        declared_arts = {_s(_m(x).get("name")) for x in _l(inputs.get("artifacts"))}
         for p in params:
             if p not in supplied_params:
+                typo = closest(p, supplied_params - declared_params)
+                typo = f' (it gives "{typo}": a misspelling?)' if typo else ""
                 self.error(
                     f"{path}.parameters",
-                    f'template "{name}" needs input parameter "{p}", which {caller} does not supply; to solve '
-                    f"this, add {{name: {p}, value: ...}} here (or give the input a default)",
+                    f'template "{name}" needs input parameter "{p}", which {caller} does not supply'
+                    f"{typo}; to solve this, add {{name: {p}, value: "
+                    "...} here (or give the input a default)",
                     "FieldValueRequired",
                 )
         for a in arts:
             if a not in supplied_arts:
+                typo = closest(a, supplied_arts - declared_arts)
+                typo = f' (it gives "{typo}": a misspelling?)' if typo else ""
                 self.error(
                     f"{path}.artifacts",
-                    f'template "{name}" needs input artifact "{a}", which {caller} does not supply; to solve '
-                    f"this, add {{name: {a}, from: ...}} here (or make the input optional)",
+                    f'template "{name}" needs input artifact "{a}", which {caller} does not supply'
+                    f"{typo}; to solve this, add {{name: {a}, from: "
+                    "...} here (or make the input optional)",
                     "FieldValueRequired",
                 )
+        if arguments is None:
+            return
+        for kind, declared, noun in (
+            ("parameters", declared_params, "input parameter"),
+            ("artifacts", declared_arts, "input artifact"),
+        ):
+            for i, raw in enumerate(_l(arguments.get(kind))):
+                given = _s(_m(raw).get("name"))
+                if given and given not in declared:
+                    self.warn(
+                        f"{path}.{kind}[{i}]",
+                        f'template "{name}" declares no {noun} "{given}", so this argument is ignored'
+                        f"{suggest(given, declared - {''})}",
+                    )
 
     def loop_scope(self, node: Mapping[str, Any]) -> tuple[bool, frozenset[str] | None]:
         items = node.get("withItems")

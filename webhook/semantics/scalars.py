@@ -139,6 +139,15 @@ def param_name_problem(name: str) -> str:
     return ""
 
 
+def closest(name: str, candidates: Iterable[str]) -> str:
+    """The candidate closest to `name` when one is close enough to be a misspelling of it, else ""."""
+    pool = sorted(candidates)
+    if len(pool) > 2000:
+        return ""
+    best = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    return best[0] if best else ""
+
+
 def suggest(name: str, candidates: Iterable[str], *, listing: str = "") -> str:
     """'; did you mean "x"?' for the closest candidate; else, with `listing` ("the DAG's tasks"), the candidates
     when there are at most 8 of them; else ''. Cheap enough for thousands of candidates."""
