@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,11 +192,11 @@ def create_app(
         started = time.perf_counter()
         try:
             answer = decide(review)
-        except Exception:
-            log.exception(
-                "admission failed inside Trellis; denying the request",
-                extra={"fields": _review_fields(review, endpoint)},
-            )
+        except Exception as exc:
+            # The exception's text may quote the object (a value, a key): log its type and frames only.
+            fields = _review_fields(review, endpoint)
+            fields.update(error=type(exc).__name__, traceback="".join(traceback.format_tb(exc.__traceback__)))
+            log.error("admission failed inside Trellis; denying the request", extra={"fields": fields})
             answer = deny(
                 review,
                 failure_status(

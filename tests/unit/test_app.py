@@ -46,7 +46,9 @@ class Broken:
 
 
 @pytest.mark.parametrize("path", ["/validate", "/mutate"])
-def test_a_failing_check_is_denied_as_an_internal_error_without_details(path: str) -> None:
+def test_a_failing_check_is_denied_as_an_internal_error_without_details(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = Broken()
     app = create_app(WebhookSettings(), validator=broken.validate, defaulter=broken.default)
     broken.calls = 2  # warm-up is over
@@ -65,6 +67,15 @@ def test_a_failing_check_is_denied_as_an_internal_error_without_details(path: st
         },
     }
     assert b"secret-looking-value" not in reply.data
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert (record.getMessage(), fields["uid"], fields["error"]) == (
+        "admission failed inside Trellis; denying the request",
+        UID,
+        "KeyError",
+    )
+    assert 'raise KeyError("secret-looking-value")' in fields["traceback"]  # the source line, not the value
+    assert "secret-looking-value')" not in str(fields)
 
 
 def test_readiness_reports_a_validator_that_fails_to_warm_up() -> None:
