@@ -180,6 +180,7 @@ class Checker:
         self.template_paths: dict[str, str] = {}
         self.infos: dict[str, TemplateInfo] = {}
         self.defaults: Mapping[str, Any] = {}
+        self.input_cache: dict[int, tuple[Mapping[str, Any], list[str], list[str], frozenset[str], frozenset[str]]] = {}
         self.workflow = WorkflowInfo(frozenset(), False, frozenset(), frozenset(), False)
 
     # -- reporting ------------------------------------------------------------------------------------------------
@@ -1076,11 +1077,20 @@ class Checker:
     ) -> None:
         """Inputs without a value or default must be supplied. With `arguments` (a step's or task's), arguments
         the template does not declare get a warning: Argo ignores them, which usually hides a typo."""
-        params, arts = required_inputs(template)
+        # One template is called by thousands of tasks: read its inputs once. The cache holds the template itself,
+        # so its id() cannot be reused by another object while cached.
+        cached = self.input_cache.get(id(template))
+        if cached is None or cached[0] is not template:
+            inputs = _m(template.get("inputs"))
+            cached = (
+                template,
+                *required_inputs(template),
+                frozenset(_s(_m(x).get("name")) for x in _l(inputs.get("parameters"))),
+                frozenset(_s(_m(x).get("name")) for x in _l(inputs.get("artifacts"))),
+            )
+            self.input_cache[id(template)] = cached
+        _, params, arts, declared_params, declared_arts = cached
         name = _s(template.get("name"))
-        inputs = _m(template.get("inputs"))
-        declared_params = {_s(_m(x).get("name")) for x in _l(inputs.get("parameters"))}
-        declared_arts = {_s(_m(x).get("name")) for x in _l(inputs.get("artifacts"))}
         for p in params:
             if p not in supplied_params:
                 typo = closest(p, supplied_params - declared_params)

@@ -103,28 +103,35 @@ MAX_DEPTH = 64  # deeper values are not searched (the schema refuses such nestin
 
 def iter_tagged_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, string) for every string containing "{{" in `value`, with Kubernetes field paths, in document order.
-    Iterative, so hostile nesting cannot exhaust the stack."""
+    Iterative, so hostile nesting cannot exhaust the stack; paths are built only for containers and tagged strings."""
+    if isinstance(value, str):
+        if "{{" in value:
+            yield path, value
+        return
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         node, where, depth = stack.pop()
         if isinstance(node, str):
-            if "{{" in node:
-                yield where, node
-        elif depth >= MAX_DEPTH:
+            yield where, node
             continue
-        elif isinstance(node, dict):
-            items = [
-                (item, f"{where}.{key}" if where else str(key), depth + 1)
-                for key, item in node.items()
-                if isinstance(item, str | dict | list)
-            ]
-            stack.extend(reversed(items))
-        elif isinstance(node, list):
-            stack.extend(
-                (item, f"{where}[{i}]", depth + 1)
-                for i, item in reversed(list(enumerate(node)))
-                if isinstance(item, str | dict | list)
-            )
+        if depth >= MAX_DEPTH:
+            continue
+        found: list[tuple[Any, str, int]] = []
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(item, str):
+                    if "{{" in item:
+                        found.append((item, f"{where}.{key}" if where else str(key), depth + 1))
+                elif isinstance(item, dict | list) and item:
+                    found.append((item, f"{where}.{key}" if where else str(key), depth + 1))
+        else:
+            for i, item in enumerate(node):
+                if isinstance(item, str):
+                    if "{{" in item:
+                        found.append((item, f"{where}[{i}]", depth + 1))
+                elif isinstance(item, dict | list) and item:
+                    found.append((item, f"{where}[{i}]", depth + 1))
+        stack.extend(reversed(found))
 
 
 def tags(text: str) -> Iterator[str]:
