@@ -616,7 +616,7 @@ class _Handler(BaseHTTPRequestHandler):
         if verb == "create":
             body = self._require_object(self._body())
             self._check_strict(rt, body, query)
-            return (200 if dry_run else 201), store.create(rt, ns, body, dry_run=dry_run)
+            return 201, store.create(rt, ns, body, dry_run=dry_run)
         if verb == "update":
             body = self._require_object(self._body())
             self._check_strict(rt, body, query)

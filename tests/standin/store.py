@@ -613,13 +613,12 @@ class Store:
             ],
             "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")],
         }
-        if crd.get("status", {}).get("conditions") != status["conditions"] and crd.get("status") != status:
-            stored = self.objects[("apiextensions.k8s.io", "customresourcedefinitions")][key]
-            if stored.get("status", {}).get("acceptedNames") != status["acceptedNames"]:
-                new = copy.deepcopy(stored)
-                new["status"] = status
-                crd_type = self.types[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
-                self._commit(crd_type, key, new, "MODIFIED", stored)
+        stored = self.objects[("apiextensions.k8s.io", "customresourcedefinitions")][key]
+        if stored.get("status", {}).get("acceptedNames") != status["acceptedNames"]:  # else: nothing new to say
+            new = copy.deepcopy(stored)
+            new["status"] = status
+            crd_type = self.types[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
+            self._commit(crd_type, key, new, "MODIFIED", stored)
 
     def _unregister_crd(self, crd: JSON, *, keep_objects: bool = False) -> None:
         name = crd["metadata"]["name"]
