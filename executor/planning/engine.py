@@ -128,6 +128,7 @@ class _Pass:
         self._owned: set[str] = set()
         self.now_text = format_time(self.now)
         self.has_timeouts = False
+        self.stored_workflow_template_spec: Mapping[str, Any] = {}
         self.global_artifacts: dict[str, Mapping[str, Any]] = {
             f"workflow.outputs.artifacts.{a.get('name')}": a
             for a in (self.status_in.get("outputs") or {}).get("artifacts") or []
@@ -394,6 +395,8 @@ class _Pass:
             status["outputs"] = outputs
         if self.stored_templates:
             status["storedTemplates"] = self.stored_templates
+        if self.stored_workflow_template_spec:
+            status["storedWorkflowTemplateSpec"] = self.stored_workflow_template_spec
 
         actions: list[Action] = []
         actions.extend(self.deletes)
@@ -475,10 +478,14 @@ class _Pass:
         if not ref:
             return spec
         kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
-        base = self.context.templates.get((kind, str(ref.get("name"))))
-        if base is None:
-            raise PlanError(f'{kind} "{ref.get("name")}" referenced by spec.workflowTemplateRef was not found')
-        base_spec: Mapping[str, Any] = base.get("spec") or {}
+        # Argo keeps the referenced spec in status.storedWorkflowTemplateSpec: later edits don't change a run.
+        base_spec: Mapping[str, Any] = self.status_in.get("storedWorkflowTemplateSpec") or {}
+        if not base_spec:
+            base = self.context.templates.get((kind, str(ref.get("name"))))
+            if base is None:
+                raise PlanError(f'{kind} "{ref.get("name")}" referenced by spec.workflowTemplateRef was not found')
+            base_spec = base.get("spec") or {}
+        self.stored_workflow_template_spec = base_spec
         merged: dict[str, Any] = {**base_spec, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
         merged["templates"] = [*(base_spec.get("templates") or []), *(spec.get("templates") or [])]
         base_args = (base_spec.get("arguments") or {}).get("parameters") or []
@@ -555,26 +562,39 @@ class _Pass:
         if isinstance(ref, Mapping):
             kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
             found = self.context.templates.get((kind, str(ref.get("name"))))
-            if found is None:
-                raise PlanError(f'{kind} "{ref.get("name")}" not found; create it or fix templateRef.name')
-            templates = _templates_by_name((found.get("spec") or {}).get("templates"))
-            template = templates.get(str(ref.get("template")))
-            if template is None:
-                raise PlanError(f'template "{ref.get("template")}" not found in {kind} "{ref.get("name")}"')
             new_scope = TemplateScope(
-                "cluster" if kind == "ClusterWorkflowTemplate" else "namespaced", str(ref.get("name")), templates
+                "cluster" if kind == "ClusterWorkflowTemplate" else "namespaced",
+                str(ref.get("name")),
+                _templates_by_name(((found or {}).get("spec") or {}).get("templates")),
             )
-            key = f"{new_scope.label}/{ref.get('template')}"
-            if key not in self.stored_templates:
-                self.stored_templates[key] = dict(template)
+            template = self.scoped_template(new_scope, str(ref.get("template")))
+            if template is None:
+                if found is None:
+                    raise PlanError(f'{kind} "{ref.get("name")}" not found; create it or fix templateRef.name')
+                raise PlanError(f'template "{ref.get("template")}" not found in {kind} "{ref.get("name")}"')
             return _Resolved(self.with_defaults(template), new_scope, ref)
         name = holder.get("template")
         if not name:
             raise PlanError("names no template; set template, templateRef or inline")
-        template = scope.templates.get(str(name))
+        template = self.scoped_template(scope, str(name))
         if template is None:
             raise PlanError(f"templates.{name} not found")
         return _Resolved(self.with_defaults(template), scope, None)
+
+    def scoped_template(self, scope: TemplateScope, name: str) -> Mapping[str, Any] | None:
+        """A template by name in its scope. Templates of WorkflowTemplates are kept in `status.storedTemplates`
+        (`namespaced/<wftmpl>/<name>`, `cluster/<cwftmpl>/<name>`) the first time they are used and read from there
+        afterwards, as Argo does: a running workflow is not changed by later edits (or deletion) of its templates."""
+        if scope.kind == "local":
+            return scope.templates.get(name)
+        key = f"{scope.label}/{name}"
+        stored = self.stored_templates.get(key)
+        if isinstance(stored, Mapping):
+            return stored
+        template = scope.templates.get(name)
+        if template is not None:
+            self.stored_templates[key] = dict(template)
+        return template
 
     def with_defaults(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
         defaults = self.spec.get("templateDefaults")

@@ -622,7 +622,23 @@ spec:
     inner = cluster.node("ref.A[0].inner")
     assert inner["templateScope"] == "namespaced/lib"
     assert cluster.node("ref.B")["templateScope"] == "cluster/global"
-    assert sorted(status["storedTemplates"]) == ["cluster/global/say", "namespaced/lib/pipeline"]
+    assert sorted(status["storedTemplates"]) == ["cluster/global/say", "namespaced/lib/pipeline", "namespaced/lib/say"]
+
+
+def test_a_running_workflow_keeps_using_the_templates_it_stored_when_the_originals_go() -> None:
+    manifest = load(
+        """
+metadata: {name: keep}
+spec:
+  workflowTemplateRef: {name: global, clusterScope: true}
+"""
+    )
+    context = PlanContext(templates=LIBRARY, artifact_repository=CONTEXT.artifact_repository)
+    cluster = Cluster(manifest, context=context)
+    cluster.step()
+    assert cluster.status["storedWorkflowTemplateSpec"] == LIBRARY[("ClusterWorkflowTemplate", "global")]["spec"]
+    cluster.context = CONTEXT  # the ClusterWorkflowTemplate was deleted (or edited) meanwhile
+    assert cluster.run()["phase"] == "Succeeded"
 
 
 def test_a_missing_template_ref_errors_the_task_with_the_fix() -> None:
