@@ -5,6 +5,7 @@ against the API stand-in. Needs a real helm (`bash scripts/get-helm` puts one in
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -78,9 +79,14 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+@functools.cache
+def _rendered(options: tuple[str, ...]) -> str:
+    return helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds", *options).stdout
+
+
 def render(*options: str) -> list[dict[str, Any]]:
-    out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds", *options).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    """The chart's objects (each option set is rendered once per session; callers get fresh copies)."""
+    return [doc for doc in yaml.safe_load_all(_rendered(options)) if doc]
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
