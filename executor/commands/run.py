@@ -37,6 +37,7 @@ from executor.local.kubelet import KubeletSettings, LocalObjects
 from executor.local.progress import PlainListener, RichListener, summary
 from executor.local.runner import (
     FINISHED,
+    Listener,
     ManifestError,
     Runner,
     RunnerSettings,
@@ -46,7 +47,7 @@ from executor.local.runner import (
     pid_alive,
     workflow_from,
 )
-from executor.local.sandbox import SandboxKind, SandboxUnavailable, detect
+from executor.local.sandbox import Sandbox, SandboxKind, SandboxUnavailable, detect
 
 HELP = "run a Workflow on this machine (no cluster): live progress, history, exit code 0 iff Succeeded"
 TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
@@ -77,7 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 class UsageError(Exception):
-    pass
+    """Bad flags or unreadable files: exit code 2."""
+
+
+class SetupError(Exception):
+    """The run cannot start as configured (credentials, repository, a live run of that name): exit code 1."""
 
 
 def trellis_home(environ: Mapping[str, str]) -> Path:
@@ -192,7 +197,7 @@ def artifact_repository(
     try:
         repo = resolve_repository(workflow, configmaps) if configmaps else None
     except RepositoryError as exc:
-        raise UsageError(f"--artifact-repo-config: {exc}") from exc
+        raise SetupError(f"--artifact-repo-config: {exc}") from exc
     return repo if repo is not None else {"local": {"path": str(default_dir.resolve())}}
 
 
@@ -218,7 +223,7 @@ def add_repository_credentials(
             if variable in environ:
                 secrets.setdefault(name, {})[key] = environ[variable].encode()
                 continue
-            raise UsageError(
+            raise SetupError(
                 f"artifact repository: {field_name} refers to Secret {name!r} key {key!r}, which is not given;"
                 f" pass --secrets FILE with that Secret, or set {variable}"
             )
@@ -250,98 +255,140 @@ class _Interrupts:
             raise KeyboardInterrupt
 
 
-def run(args: argparse.Namespace) -> int:
-    out, err = sys.stdout, sys.stderr
-    machine = args.output in {"json", "yaml"}
-    progress_stream = err if machine else out
+@dataclass(frozen=True)
+class Session:
+    """What every run of one command shares, built once from flags, environment and files."""
+
+    home: Path
+    history: History
+    inputs: Inputs
+    objects: LocalObjects
+    repo_docs: Sequence[Mapping[str, Any]]
+    artifact_dir: Path
+    sandbox: Sandbox
+    parallelism: int
+    environ: Mapping[str, str]
+    dump_jobs: Path | None = None
+    logs: bool = False
+
+
+def check_runtime(args: argparse.Namespace) -> None:
     if args.runtime != "host":
-        engine_bin = shutil.which(args.runtime)
-        why = "not installed" if engine_bin is None else "not supported by this build yet"
-        print(
-            f"trellis run: --runtime {args.runtime}: {why}; use the default host runtime (images are ignored,"
-            " commands run from this machine's filesystem)",
-            file=err,
+        why = "not installed" if shutil.which(args.runtime) is None else "not supported by this build yet"
+        raise UsageError(
+            f"--runtime {args.runtime}: {why}; use the default host runtime (images are ignored, commands run"
+            " from this machine's filesystem)"
         )
-        return 2
     if args.parallelism < 1:
-        print("trellis run: --parallelism must be at least 1", file=err)
-        return 2
+        raise UsageError("--parallelism must be at least 1")
+
+
+def open_session(args: argparse.Namespace, err: TextIO) -> Session:
+    """Raises UsageError (exit 2), ManifestError (lint errors, exit 1) or SandboxUnavailable (exit 1)."""
+    check_runtime(args)
     environ = os.environ
     home = trellis_home(environ)
-    try:
-        inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
-        parameters = dict(parse_parameter(p) for p in args.parameter)
-        objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
-        repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
-    except (UsageError, ManifestError) as exc:
-        print(f"trellis run: {exc}" if isinstance(exc, UsageError) else str(exc), file=err)
-        return 2 if isinstance(exc, UsageError) else 1
-
-    history = History(home / "history.db")
-    rng = random.Random()
-    now = datetime.now(UTC)
-    from webhook.defaulting import apply_defaults
-
-    try:
-        workflow = workflow_from(
-            apply_defaults(inputs.runnable),
-            parameters=parameters,
-            entrypoint=args.entrypoint,
-            now=now,
-            rng=rng,
-            taken=history.name_taken,
-        )
-        repository = artifact_repository(workflow, repo_docs, args.artifact_repo or home / "artifacts")
-        objects = add_repository_credentials(repository, objects, environ)
-    except (UsageError, ManifestError) as exc:
-        print(f"trellis run: {exc}", file=err)
-        return 1
-    name = workflow["metadata"]["name"]
-    previous = history.get_run(name)
-    if previous is not None:
-        if previous.phase not in FINISHED and pid_alive(previous.pid):
-            print(f"trellis run: workflow {name!r} is running already (pid {previous.pid}); wait for it", file=err)
-            return 1
-        print(f"trellis run: replacing the earlier run {name!r} in history", file=err)
-        history.delete_run(name)
-        shutil.rmtree(previous.run_dir, ignore_errors=True)
-
-    run_dir = home / "runs" / name
+    inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
+    objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
+    repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
     prefer: SandboxKind | None = None
     if environ.get("TRELLIS_SANDBOX") in {"bwrap", "unshare"}:
         prefer = "bwrap" if environ["TRELLIS_SANDBOX"] == "bwrap" else "unshare"
-    try:
-        sandbox = detect(home / "sandbox-probe", prefer=prefer)
-    except SandboxUnavailable as exc:
-        print(f"trellis run: {exc}", file=err)
-        return 1
+    sandbox = detect(home / "sandbox-probe", prefer=prefer)
+    return Session(
+        home=home,
+        history=History(home / "history.db"),
+        inputs=inputs,
+        objects=objects,
+        repo_docs=repo_docs,
+        artifact_dir=args.artifact_repo or home / "artifacts",
+        sandbox=sandbox,
+        parallelism=args.parallelism,
+        environ=environ,
+        dump_jobs=args.dump_jobs,
+        logs=bool(args.logs),
+    )
+
+
+def new_workflow(
+    session: Session, obj: Mapping[str, Any], *, parameters: Mapping[str, str], entrypoint: str | None
+) -> dict[str, Any]:
+    """The defaulted, named Workflow object a run starts from (ManifestError when it cannot be made)."""
+    from webhook.defaulting import apply_defaults
+
+    return workflow_from(
+        apply_defaults(obj),
+        parameters=parameters,
+        entrypoint=entrypoint,
+        now=datetime.now(UTC),
+        rng=random.Random(),
+        taken=session.history.name_taken,
+    )
+
+
+def make_runner(session: Session, workflow: Mapping[str, Any], listener: Listener) -> Runner:
+    """A Runner for `workflow`, recorded in history (SetupError when it cannot start)."""
+    repository = artifact_repository(workflow, session.repo_docs, session.artifact_dir)
+    objects = add_repository_credentials(repository, session.objects, session.environ)
+    name = workflow["metadata"]["name"]
+    history = session.history
+    previous = history.get_run(name)
+    if previous is not None:
+        if previous.phase not in FINISHED and pid_alive(previous.pid):
+            raise SetupError(f"workflow {name!r} is running already (pid {previous.pid}); wait for it")
+        history.delete_run(name)
+        shutil.rmtree(previous.run_dir, ignore_errors=True)
+    run_dir = session.home / "runs" / name
     local_repo = (repository.get("local") or {}).get("path")
     if local_repo:
         Path(local_repo).mkdir(parents=True, exist_ok=True)
     settings = RunnerSettings(
-        context=PlanContext(
-            templates=dict(inputs.templates),
-            artifact_repository=repository,
-            runtime="local",
-        ),
+        context=PlanContext(templates=dict(session.inputs.templates), artifact_repository=repository, runtime="local"),
         kubelet=KubeletSettings(
             root=run_dir,
-            sandbox=sandbox,
-            host_env={k: environ[k] for k in HOST_ENV_KEYS if k in environ},
+            sandbox=session.sandbox,
+            host_env={k: session.environ[k] for k in HOST_ENV_KEYS if k in session.environ},
             objects=objects,
-            capacity=args.parallelism,
+            capacity=session.parallelism,
             namespace=str(workflow["metadata"].get("namespace") or "default"),
             shared_paths=(str(local_repo),) if local_repo else (),
         ),
-        dump_jobs=args.dump_jobs,
-        stream_logs=bool(args.logs),
-    )
-    tty = progress_stream.isatty()
-    listener: RichListener | PlainListener = (
-        RichListener(progress_stream, logs=args.logs) if tty else PlainListener(progress_stream, logs=args.logs)
+        dump_jobs=session.dump_jobs,
+        stream_logs=session.logs,
     )
     history.start_run(workflow, pid=os.getpid(), run_dir=str(run_dir))
-    runner = Runner(workflow, settings=settings, history=history, engine=default_engine(), listener=listener)
+    return Runner(workflow, settings=settings, history=history, engine=default_engine(), listener=listener)
+
+
+def run_to_end(runner: Runner) -> dict[str, Any]:
+    try:
+        return runner.run()
+    finally:
+        _tidy(runner.settings.kubelet.root)
+
+
+def make_listener(stream: TextIO, *, logs: bool) -> RichListener | PlainListener:
+    return RichListener(stream, logs=logs) if stream.isatty() else PlainListener(stream, logs=logs)
+
+
+def run(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
+    machine = args.output in {"json", "yaml"}
+    try:
+        session = open_session(args, err)
+        parameters = dict(parse_parameter(p) for p in args.parameter)
+        workflow = new_workflow(session, session.inputs.runnable, parameters=parameters, entrypoint=args.entrypoint)
+        listener = make_listener(err if machine else out, logs=args.logs)
+        runner = make_runner(session, workflow, listener)
+    except ManifestError as exc:
+        print(str(exc), file=err)
+        return 1
+    except (SandboxUnavailable, SetupError) as exc:
+        print(f"trellis run: {exc}", file=err)
+        return 1
+    except UsageError as exc:
+        print(f"trellis run: {exc}", file=err)
+        return 2
     interrupts = _Interrupts(runner, err)
     previous_int = signal.signal(signal.SIGINT, interrupts)
     previous_term = signal.signal(signal.SIGTERM, interrupts)
@@ -349,14 +396,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         if isinstance(listener, RichListener):
             with listener:
-                final = runner.run()
+                final = run_to_end(runner)
         else:
-            final = runner.run()
+            final = run_to_end(runner)
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGUSR1, previous_usr1)
-        _tidy(run_dir)
     phase = (final.get("status") or {}).get("phase")
     if machine:
         out.write(dumps(final, args.output))
