@@ -154,10 +154,13 @@ def hook_name(parent: str, hook: str) -> str:
 
 
 def item_label(item: object) -> str:
-    """How Argo shows a loop item inside a node name: maps as `k1:v1,k2:v2` sorted by key, lists as JSON-like."""
+    """How Argo prints a loop item inside a node name (generateNodeName): a map as its `key:value` pairs sorted
+    and joined by commas, anything else as Go's %v; parentheses are dropped so the name stays parseable."""
     if isinstance(item, Mapping):
-        return ",".join(f"{key}:{_go_print(item[key])}" for key in sorted(item))
-    return _go_print(item)
+        text = ",".join(sorted(f"{key}:{_go_print(item[key])}" for key in item))
+    else:
+        text = _go_print(item)
+    return text.replace("(", "").replace(")", "")
 
 
 def _go_print(value: object) -> str:

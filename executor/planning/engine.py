@@ -2157,7 +2157,10 @@ def _node_inputs(params: Mapping[str, str], artifacts: list[InputArtifact]) -> d
 
 
 def _item_scope(item: Any) -> dict[str, str]:
-    scope = {"item": _str(item)}
+    # A map item is JSON with sorted keys, as Go's json.Marshal writes it.
+    scope = {
+        "item": json.dumps(item, separators=(",", ":"), sort_keys=True) if isinstance(item, Mapping) else _str(item)
+    }
     if isinstance(item, Mapping):
         for key, value in item.items():
             scope[f"item.{key}"] = _str(value)

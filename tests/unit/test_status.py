@@ -63,6 +63,8 @@ def test_node_names_follow_argos_paths() -> None:
         pytest.param(True, "true", id="bool"),
         pytest.param([1, "a"], "[1 a]", id="list"),
         pytest.param({"b": 1, "a": [2]}, "a:[2],b:1", id="map-sorted"),
+        pytest.param({"a": 1, "a1": 2}, "a1:2,a:1", id="map-sorted-as-pairs"),
+        pytest.param("f(x)", "fx", id="parentheses-dropped"),
     ],
 )
 def test_loop_items_print_inside_node_names_as_go_does(item: object, label: str) -> None:
