@@ -97,8 +97,9 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_helm_lint_strict_is_clean() -> None:
-    out = helm("lint", "--strict", str(CHART))
+@pytest.mark.parametrize("options", OPTIONS)
+def test_helm_lint_strict_is_clean(options: list[str]) -> None:
+    out = helm("lint", "--strict", str(CHART), *options)
     assert "1 chart(s) linted, 0 chart(s) failed" in out.stdout
     assert "[WARNING]" not in out.stdout and "[ERROR]" not in out.stdout
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.standin import KubeStandin, SimKubelet
+from tests.standin.server import kubectl_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = sorted((ROOT / "crds").glob("*.yaml"))
@@ -203,3 +208,43 @@ def test_kubectl_apply_of_a_changed_builtin_merges_its_strategic_patch(kube: Kub
         ("main", [{"name": "B", "value": "3"}]),
         ("wait", [{"name": "C", "value": "4"}]),
     ]
+
+
+def test_kubectl_get_watch_prints_each_change_as_a_row(crds: KubeStandin) -> None:
+    crds.kubectl("apply", "-f", "-", stdin=WORKFLOW)
+    env = {**os.environ, "KUBECONFIG": str(crds.kubeconfig), "KUBECACHEDIR": str(tmp_cache(crds))}
+    watcher = subprocess.Popen(
+        [kubectl_binary(), "get", "wf", "hello", "-w", "--no-headers"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert watcher.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or ()], daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=20).split()
+        crds.wait_until(lambda: any(r.verb == "watch" for r in crds.requests), what="kubectl's watch")
+        crds.patch("argoproj.io/v1alpha1", "Workflow", "hello", {"status": {"phase": "Running"}}, subresource="status")
+        rows = [first]
+        while "Running" not in rows[-1]:
+            rows.append(lines.get(timeout=20).split())
+    finally:
+        watcher.kill()
+        _, err = watcher.communicate()
+    assert rows[0] == ["hello"], err
+    assert rows[-1][:2] == ["hello", "Running"]
+
+
+def test_kubectl_wait_for_a_jsonpath_phase(crds: KubeStandin) -> None:
+    crds.kubectl("apply", "-f", "-", stdin=WORKFLOW)
+    crds.patch("argoproj.io/v1alpha1", "Workflow", "hello", {"status": {"phase": "Succeeded"}}, subresource="status")
+    out = crds.kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "wf/hello", "--timeout=10s")
+    assert out.stdout == "workflow.argoproj.io/hello condition met\n"
+
+
+def tmp_cache(kube: KubeStandin) -> Path:
+    assert kube.kubeconfig is not None
+    return kube.kubeconfig.parent / "kube-cache"
