@@ -645,3 +645,48 @@ def test_template_references_are_checked_against_the_cluster(
             "field": "spec.workflowTemplateRef.name",
         }
     ]
+
+
+class FakeClock:
+    """Injected time for the lookup cache."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cluster_lookups_cache_found_templates_briefly_and_never_a_miss(kube: KubeStandin) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from executor.commands.webhook import ClusterTemplates
+
+    kube.create(yaml.safe_load((ROOT / "crds" / "workflowtemplates.argoproj.io.yaml").read_text()))
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "build", "namespace": "default"},
+        "spec": {"templates": [{"name": "main", "container": {"image": "alpine:3.20"}}]},
+    }
+    clock = FakeClock()
+    assert kube.kubeconfig is not None
+    lookup = ClusterTemplates(kube.kubeconfig, ttl=5.0, clock=clock)
+
+    def gets() -> int:
+        return sum(1 for r in kube.requests if r.verb == "get" and r.resource == "workflowtemplates")
+
+    assert lookup("WorkflowTemplate", "default", "build") is None  # not there yet: a miss is not remembered
+    kube.create(template, namespace="default")
+    found = lookup("WorkflowTemplate", "default", "build")
+    assert found is not None and found["metadata"]["name"] == "build"
+    assert lookup("WorkflowTemplate", "default", "build") == found
+    assert gets() == 2
+    clock.now += 5.0  # the cached copy expires
+    assert lookup("WorkflowTemplate", "default", "build") == found
+    assert gets() == 3
+
+    kube.inject_fault("get", "workflowtemplates", 500, name="other")
+    with pytest.raises(ApiException) as caught:  # the review becomes an InternalError denial, never an allow
+        lookup("WorkflowTemplate", "default", "other")
+    assert caught.value.status == 500
