@@ -29,7 +29,13 @@ from typing import Any, Literal, TypedDict
 
 import yaml
 
-from executor.artifacts.repository import location_in_repository, output_key, secret_env_name, secret_refs
+from executor.artifacts.repository import (
+    complete_location,
+    location_in_repository,
+    output_key,
+    secret_env_name,
+    secret_refs,
+)
 from executor.contract import ArtifactLocation, InputArtifact, PlanContext, StepSpec
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -322,7 +328,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     for art_in in step.input_artifacts:
         if not art_in.get("path") or "location" not in art_in:
             continue
-        entry = _input_entry(art_in)
+        entry = _input_entry(art_in, repository)
         dest = inside(art_in["path"], init_roots)
         if dest is None:
             dest = f"{INPUTS_DIR}/{_safe(art_in['name'])}"
@@ -491,17 +497,24 @@ def _clean_container(container: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Conventionally empty scratch directories: an output below one of them gets its volume at the scratch directory
+# itself, so main may `mkdir /mnt/out` (without -p) for `/mnt/out/part.json`, as Argo's map-reduce example does.
+_SCRATCH_DIRS = ("/tmp", "/mnt", "/var/tmp")
+
+
 def _output_dirs(paths: Iterable[str], user_roots: list[_Root]) -> list[str]:
     """The directories to mount emptyDirs at so main can write each output path: the parent directory (a file
-    cannot be a mount point, and main may write a file or a directory), or the path itself under `/`. Paths under
-    a user volumeMount need none; nested candidates collapse to the outermost."""
+    cannot be a mount point, and main may write a file or a directory), or the scratch directory (/tmp, /mnt,
+    /var/tmp) the path is under, or the path itself under `/`. Paths under a user volumeMount need none; nested
+    candidates collapse to the outermost."""
     candidates: list[str] = []
     for raw in paths:
         path = posixpath.normpath(raw)
         if not path.startswith("/") or any(r.contains(path) for r in user_roots):
             continue
+        scratch = next((d for d in _SCRATCH_DIRS if path.startswith(d + "/")), None)
         parent = posixpath.dirname(path)
-        candidates.append(path if parent == "/" else parent)
+        candidates.append(scratch or (path if parent == "/" else parent))
     kept: list[str] = []
     for d in sorted(set(candidates), key=lambda d: (d.count("/"), d)):
         if not any(d == k or d.startswith(k + "/") for k in kept):
@@ -538,14 +551,10 @@ def _output_location(
 ) -> ArtifactLocation:
     key = output_key(prefix, str(art["name"]), archived=archive == "tar", path=str(art["path"]))
     if "s3" in art:
-        s3 = dict(art["s3"])
-        if repository is not None and "s3" in repository:
-            base = {k: v for k, v in repository["s3"].items() if k not in ("keyFormat", "keyPrefix")}
-            s3 = {**base, **s3}
-        s3.setdefault("key", key)
-        if not s3.get("bucket"):
-            raise ExpandError(f"{field}.s3.bucket: required when no S3 artifact repository is configured")
-        return {"s3": s3}
+        location = complete_location({"s3": {"key": key, **art["s3"]}}, repository)
+        if "s3" in location and not location["s3"].get("bucket"):
+            raise ExpandError(f"{field}.s3.bucket: required when no artifact repository is configured")
+        return location
     if "http" in art:
         return {"http": dict(art["http"])}
     for kind in ("gcs", "azure", "oss", "hdfs", "artifactory", "git", "raw"):
@@ -559,11 +568,11 @@ def _output_location(
     return location_in_repository(repository, key)
 
 
-def _input_entry(art: InputArtifact) -> dict[str, Any]:
+def _input_entry(art: InputArtifact, repository: Mapping[str, Any] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": art["name"],
         "path": art["path"],
-        "location": copy.deepcopy(dict(art["location"])),
+        "location": copy.deepcopy(complete_location(art["location"], repository)),
         "optional": bool(art.get("optional", False)),
         "unpack": bool(art.get("unpack", True)),
     }

@@ -160,6 +160,21 @@ def location_in_repository(repository: Mapping[str, Any], key: str) -> ArtifactL
     raise RepositoryError(f"unsupported repository {sorted(repository)}; use s3 or local")
 
 
+def complete_location(location: Mapping[str, Any], repository: Mapping[str, Any] | None) -> ArtifactLocation:
+    """Argo's "key-only" artifacts: an `s3` block without a bucket means "this key in the configured repository"
+    (whatever that repository is: with a local directory repository, the key lands there). Other locations are
+    returned unchanged."""
+    s3 = location.get("s3")
+    if not isinstance(s3, Mapping) or s3.get("bucket") or repository is None:
+        return dict(location)  # type: ignore[return-value]
+    if "s3" in repository:
+        base = {k: v for k, v in repository["s3"].items() if k not in ("keyFormat", "keyPrefix")}
+        return {"s3": {**base, **s3}}
+    if "local" in repository:
+        return {"local": {"path": str(repository["local"]["path"]), "key": str(s3.get("key") or "")}}
+    return dict(location)  # type: ignore[return-value]
+
+
 def secret_env_name(secret_name: str, secret_key: str) -> str:
     """The env var through which the init/wait containers receive the Secret value `secret_name[secret_key]`."""
     digest = hashlib.sha256(f"{secret_name}\0{secret_key}".encode()).hexdigest()[:12].upper()

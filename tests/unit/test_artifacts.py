@@ -229,3 +229,36 @@ def test_compression_level_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError) as info:
         write_tar_gz(tmp_path / "f", io.BytesIO(), compression_level=12)
     assert str(info.value) == "compressionLevel 12 is out of range; use -1 (default) to 9"
+
+
+@pytest.mark.parametrize(
+    ("location", "repository", "expected"),
+    [
+        pytest.param(
+            {"s3": {"key": "wf/parts/"}},
+            {"s3": {"bucket": "a", "endpoint": "m:9000", "keyFormat": "x"}},
+            {"s3": {"bucket": "a", "endpoint": "m:9000", "key": "wf/parts/"}},
+            id="key-only-in-s3-repository",
+        ),
+        pytest.param(
+            {"s3": {"key": "wf/parts/"}},
+            {"local": {"path": "/repo"}},
+            {"local": {"path": "/repo", "key": "wf/parts/"}},
+            id="key-only-in-local-repository",
+        ),
+        pytest.param(
+            {"s3": {"bucket": "other", "key": "k"}},
+            S3_A,
+            {"s3": {"bucket": "other", "key": "k"}},
+            id="full-location-unchanged",
+        ),
+        pytest.param({"raw": {"data": "x"}}, S3_A, {"raw": {"data": "x"}}, id="other-kinds-unchanged"),
+        pytest.param({"s3": {"key": "k"}}, None, {"s3": {"key": "k"}}, id="no-repository"),
+    ],
+)
+def test_key_only_artifacts_are_completed_from_the_repository(
+    location: dict[str, Any], repository: dict[str, Any] | None, expected: dict[str, Any]
+) -> None:
+    from executor.artifacts.repository import complete_location
+
+    assert complete_location(location, repository) == expected

@@ -143,7 +143,9 @@ def test_job_names_are_deterministic_and_differ_per_node_and_attempt() -> None:
         pytest.param(["/tmp/a.txt", "/tmp/b.txt"], ["/tmp"], id="two-outputs-one-directory"),
         pytest.param(["/tmp/a.txt", "/tmp/out/deep/b"], ["/tmp"], id="nested-collapse-to-outermost"),
         pytest.param(["/output"], ["/output"], id="under-root-the-path-itself"),
-        pytest.param(["/mnt/out/a", "/work/b/c"], ["/mnt/out", "/work/b"], id="separate-directories"),
+        pytest.param(["/mnt/out/a", "/work/b/c"], ["/mnt", "/work/b"], id="separate-directories"),
+        pytest.param(["/mnt/out/part.json"], ["/mnt"], id="scratch-directory-so-main-can-mkdir-the-parent"),
+        pytest.param(["/app/out/result.json"], ["/app/out"], id="elsewhere-only-the-parent-is-hidden"),
         pytest.param(["/data/result.json"], [], id="under-a-user-volume-mount-no-extra-volume"),
     ],
 )
