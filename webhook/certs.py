@@ -14,6 +14,7 @@ serving TLS context that follows certificate files as they are rotated.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import os
@@ -209,8 +210,6 @@ def webhook_manifests(
     the webhook's own namespace are not sent to it, so a broken webhook can always be repaired; cluster-scoped
     ClusterWorkflowTemplates are always sent (namespaceSelector does not apply to them).
     """
-    import base64
-
     rule = {
         "apiGroups": ["argoproj.io"],
         "apiVersions": ["v1alpha1"],
