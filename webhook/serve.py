@@ -79,6 +79,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+OPTIONAL_SETTINGS = frozenset({"control_socket_disable"})  # gunicorn 27+
+
+
 class WebhookServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """gunicorn application whose config comes from ServeOptions, not from gunicorn's command line."""
 
@@ -120,6 +123,8 @@ class WebhookServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
             "control_socket_disable": True,  # gunicorn 27's shared ~/.gunicorn socket: unneeded, and collides
         }
         for key, value in settings.items():
+            if key in OPTIONAL_SETTINGS and key not in self.cfg.settings:
+                continue  # an older gunicorn without this setting (pyproject allows gunicorn >= 22)
             self.cfg.set(key, value)
 
     def load(self) -> Any:
