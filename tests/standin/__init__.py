@@ -10,7 +10,7 @@ Use it (pytest):
     def test_something(kube):                       # kube: a running KubeStandin, fresh per test
         api = kube.client()                         # kubernetes.client.ApiClient bound to it
         kube.kubectl("apply", "-f", "wf.yaml")      # real kubectl with a kubeconfig written for it
-        kube.inject_fault("create", "jobs", 500)    # fail the next Job create with 500
+        kube.inject_fault("create", "jobs", 500)    # fail the next Job create with 500 (or delay=, disconnect=)
         kube.drop_watches()                          # end every open watch stream
         kube.compact()                               # later watches from older resourceVersions get 410
         kube.requests                                # every request served: verb/resource/ns/name/code
@@ -48,7 +48,8 @@ What it emulates:
   mutating JSONPatch applied; denials returned as the API server formats them; failurePolicy Fail/Ignore;
   webhook warnings as `Warning` headers (kubectl prints them).
 - Errors are `kind: Status` objects with code, reason, message and details, as the API server writes them.
-- Tests: fault injection (`inject_fault`), `drop_watches`, `compact`, the request log, pod logs (`set_pod_log`),
+- Tests: fault injection (`inject_fault`: an error code, a `delay` (client timeouts), or `disconnect` without
+  an answer), `drop_watches`, `compact`, the request log, pod logs (`set_pod_log`),
   an in-process API (`create`, `get`, `list`, `patch`, `delete`, `wait_until`) that skips the request log.
 
 What it does NOT emulate (by design; tests must not rely on these):

@@ -165,17 +165,20 @@ class KubeStandin:
         self,
         verb: str,
         resource: str,
-        code: int,
+        code: int = 0,
         *,
         times: int = 1,
         namespace: str | None = None,
         name: str | None = None,
         message: str = "",
         retry_after: int = 1,
+        delay: float = 0.0,
+        disconnect: bool = False,
     ) -> Fault:
         """Fail the next `times` requests matching verb ("create", "patch", "*", ...) and resource ("jobs",
-        "workflows/status", "*") with `code` (409/429/500/...); returns the Fault (its `times` counts down)."""
-        fault = Fault(verb, resource, code, times, namespace, name, message, retry_after)
+        "workflows/status", "*") with `code` (409/429/500/...); or answer after `delay` seconds (code 0: normally,
+        for client timeouts); or `disconnect` without answering. Returns the Fault (its `times` counts down)."""
+        fault = Fault(verb, resource, code, times, namespace, name, message, retry_after, delay, disconnect)
         with self.store.lock:
             self.store.faults.append(fault)
         return fault
@@ -565,8 +568,15 @@ class _Handler(BaseHTTPRequestHandler):
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
         fault = store.take_fault(verb, resource, ns, name)
         if fault is not None:
-            self._record(verb, route, fault.code)
-            raise fault.error()
+            if fault.delay:
+                time.sleep(fault.delay)  # the injected slowness itself, not a wait for something
+            if fault.disconnect:
+                self._record(verb, route, 0)
+                self.close_connection = True  # no answer at all: the client sees the connection end
+                return
+            if fault.code:
+                self._record(verb, route, fault.code)
+                raise fault.error()
         dry_run = query.get("dryRun") == "All"
         try:
             if verb == "watch":

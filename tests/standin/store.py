@@ -108,7 +108,9 @@ class WatchEvent:
 
 @dataclass
 class Fault:
-    """Fail the next `times` requests matching verb/resource (and namespace/name when given) with `code`."""
+    """Act on the next `times` requests matching verb/resource (and namespace/name when given): wait `delay`
+    seconds, then close the connection without an answer (`disconnect`), or fail with `code`, or (code 0) serve
+    the request normally (a slow API server)."""
 
     verb: str  # get, list, watch, create, update, patch, delete, deletecollection, or "*"
     resource: str  # plural ("jobs", "workflows", "workflows/status") or "*"
@@ -118,6 +120,8 @@ class Fault:
     name: str | None = None
     message: str = ""
     retry_after: int = 1  # seconds, sent with 429 as Retry-After
+    delay: float = 0.0
+    disconnect: bool = False
 
     def matches(self, verb: str, resource: str, namespace: str, name: str) -> bool:
         return (

@@ -548,3 +548,36 @@ def test_field_validation_warn_keeps_the_object_and_returns_warnings(kube: KubeS
     assert reply.status_code == 201
     assert reply.headers["Warning"] == '299 - "unknown field \\"spec.colour\\""'
     assert reply.json()["spec"] == {"size": 1}
+
+
+def test_a_disconnect_fault_ends_the_connection_without_an_answer(kube: KubeStandin, kube_client: Any) -> None:
+    kube.inject_fault("get", "configmaps", disconnect=True)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{kube.url}/api/v1/namespaces/default/configmaps/x", timeout=5)
+    assert [(r.verb, r.code) for r in kube.requests] == [("get", 0)]
+
+
+def test_a_delay_fault_makes_a_client_time_out_then_serves_normally(kube: KubeStandin, kube_client: Any) -> None:
+    kube.inject_fault("list", "configmaps", delay=1.0)
+    url = f"{kube.url}/api/v1/namespaces/default/configmaps"
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(url, timeout=0.2)
+    assert requests.get(url, timeout=5).json()["items"] == []
+
+
+def test_a_python_watch_resumes_after_a_dropped_stream_without_losing_events(
+    kube: KubeStandin, kube_client: Any
+) -> None:
+    core = client.CoreV1Api(kube_client)
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    names: list[str] = []
+    w = watch.Watch()
+    stream = w.stream(core.list_namespaced_config_map, "default", resource_version=rv)
+    core.create_namespaced_config_map("default", cm("before"))
+    names.append(next(stream)["object"].metadata.name)
+    kube.drop_watches()
+    core.create_namespaced_config_map("default", cm("after"))  # written while no watch is open
+    names.append(next(stream)["object"].metadata.name)
+    w.stop()
+    assert names == ["before", "after"]
+    assert [r.verb for r in kube.requests if r.verb == "watch"] == ["watch", "watch"]
