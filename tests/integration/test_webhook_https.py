@@ -690,3 +690,52 @@ def test_cluster_lookups_cache_found_templates_briefly_and_never_a_miss(kube: Ku
     with pytest.raises(ApiException) as caught:  # the review becomes an InternalError denial, never an allow
         lookup("WorkflowTemplate", "default", "other")
     assert caught.value.status == 500
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The webhook and `trellis lint` give the same verdict
+# ----------------------------------------------------------------------------------------------------------------
+
+ARGO_EXAMPLES = ROOT.parent / "shared" / "argo-examples"
+OUR_KINDS = {"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"}
+
+
+def argo_documents(*directories: Path) -> list[tuple[str, dict[str, Any]]]:
+    documents = []
+    for directory in directories:
+        for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+            for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
+                if isinstance(doc, dict) and doc.get("kind") in OUR_KINDS:
+                    documents.append((f"{path.relative_to(directory.parent)}#{index}", doc))
+    return documents
+
+
+def test_every_example_gets_the_same_verdict_over_https_as_from_validate(webhook_server: WebhookProcess) -> None:
+    from webhook.validation import validate
+
+    documents = argo_documents(ROOT / "examples", ARGO_EXAMPLES)
+    assert len(documents) >= 15
+    mismatches = []
+    with requests.Session() as session:
+        for name, doc in documents:
+            kind = doc["kind"]
+            body = review(doc, namespace="" if kind == "ClusterWorkflowTemplate" else "default")
+            body["request"]["kind"] = {"group": "argoproj.io", "version": "v1alpha1", "kind": kind}
+            reply = session.post(
+                webhook_server.url + "/validate", json=body, verify=webhook_server.ca, timeout=30
+            ).json()["response"]
+            stored = (
+                doc
+                if kind == "ClusterWorkflowTemplate"
+                else {**doc, "metadata": {"namespace": "default", **doc.get("metadata", {})}}
+            )
+            offline = validate(stored)
+            expected_causes = [{"reason": e.type, "message": e.message, "field": e.path} for e in offline.errors]
+            got = (
+                reply["allowed"],
+                reply.get("status", {}).get("details", {}).get("causes", []),
+                reply.get("warnings", []),
+            )
+            if got != (offline.ok, expected_causes, list(offline.warnings)):
+                mismatches.append(name)
+    assert mismatches == []
