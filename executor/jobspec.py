@@ -328,7 +328,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     for art_in in step.input_artifacts:
         if not art_in.get("path") or "location" not in art_in:
             continue
-        entry = _input_entry(art_in, repository)
+        entry = _input_entry(art_in, repository, where=where)
         dest = inside(art_in["path"], init_roots)
         if dest is None:
             dest = f"{INPUTS_DIR}/{_safe(art_in['name'])}"
@@ -568,7 +568,13 @@ def _output_location(
     return location_in_repository(repository, key)
 
 
-def _input_entry(art: InputArtifact, repository: Mapping[str, Any] | None) -> dict[str, Any]:
+def _input_entry(art: InputArtifact, repository: Mapping[str, Any] | None, *, where: str) -> dict[str, Any]:
+    kinds = [k for k in ("s3", "http", "git", "raw", "local") if k in art["location"]]
+    if not kinds:
+        raise ExpandError(
+            f'{where}: input artifact "{art["name"]}": {", ".join(sorted(art["location"])) or "no"} storage is not '
+            "supported; use s3 (any S3-compatible store), http, git or raw"
+        )
     entry: dict[str, Any] = {
         "name": art["name"],
         "path": art["path"],

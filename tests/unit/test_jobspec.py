@@ -342,6 +342,16 @@ def test_steps_that_cannot_become_jobs_raise_a_clear_error(
     assert str(info.value).startswith(message)
 
 
+def test_inputs_from_unsupported_storage_raise_a_clear_error() -> None:
+    inputs: tuple[InputArtifact, ...] = ({"name": "x", "path": "/x", "location": {"gcs": {"bucket": "b", "key": "k"}}},)
+    with pytest.raises(ExpandError) as info:
+        expand(make_step({"name": "t", "container": {"image": "a"}}, input_artifacts=inputs), context=PlanContext())
+    assert str(info.value) == (
+        'template "t": input artifact "x": gcs storage is not supported; use s3 (any S3-compatible store), http, '
+        "git or raw"
+    )
+
+
 def test_expand_is_pure_and_deterministic() -> None:
     template = {"name": "t", "script": {"image": "python", "command": ["python"], "source": "print(1)"}}
     step = make_step(template, active_deadline_seconds=30)
