@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import subprocess
 import sys
@@ -321,3 +322,30 @@ def test_a_valid_workflow_is_admitted_and_defaulted_by_the_real_webhook(
     expected = apply_defaults(yaml.safe_load(good))["spec"]
     assert expected != yaml.safe_load(good)["spec"], "the manifest should need a default"
     assert stored["spec"] == expected
+
+
+SEED = ROOT.parent / "shared" / "seed"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SEED.is_dir(), reason="../shared/seed is not on this machine")
+def test_the_seed_manifests_are_admitted_or_denied_with_every_cause(kube: KubeStandin, trellis_webhook: Path) -> None:
+    """Each seed file through kubectl and the real webhook: valid ones are created; the invalid one
+    (artifacts-pipeline.yaml, see the seed's README) fails with exactly the causes validation finds."""
+    from webhook.validation import validate
+
+    for path in sorted(SEED.glob("*.yaml")):
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for namespace in {(d.get("metadata") or {}).get("namespace") for d in docs} - {None, "default"}:
+            if not kube.list_objects("v1", "Namespace", label_selector=f"kubernetes.io/metadata.name={namespace}"):
+                kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        verb = "create" if any((d.get("metadata") or {}).get("generateName") for d in docs) else "apply"
+        out = kube.kubectl(verb, "-f", str(path), check=False)
+        errors = [e for d in docs if d.get("apiVersion", "").startswith("argoproj.io/") for e in validate(d).errors]
+        if not errors:
+            assert (out.returncode, out.stdout.count(" created")) == (0, len(docs)), f"{path.name}: {out.stderr}"
+            continue
+        assert out.returncode == 1, path.name
+        first, *causes = out.stderr.splitlines()
+        assert re.fullmatch(r'The Workflow "[a-z0-9.-]+" is invalid: ', first), first
+        assert causes == [f"* {e}" for e in errors], path.name
