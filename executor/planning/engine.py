@@ -1489,10 +1489,6 @@ class _Pass:
                     running += 1
         # Template parallelism: how many more task nodes (loop items included) may start this pass.
         budget = [max_running - running] if max_running is not None else None
-        failed_seen = any(
-            is_failed(n.get("phase")) and not _continues_on(by_name[t], str(n.get("phase")))
-            for t, n in task_nodes.items()
-        )
         for name in order:
             if name not in needed:
                 continue
@@ -1517,8 +1513,6 @@ class _Pass:
                 if existing is None:
                     if not ready:
                         continue
-                    if fail_fast and failed_seen:
-                        continue
                     if budget is not None and budget[0] <= 0:
                         continue
                     parents = self.task_parents(dependency.tasks if dependency else (), task_nodes, node)
@@ -1539,21 +1533,20 @@ class _Pass:
                     result = self.start_task(task_name, name, task, tscope, scope, arts, inner, parents, budget)
                     if result is not None:
                         task_nodes[name] = result
-                        if not is_fulfilled(result.get("phase")):
-                            if budget is not None and result.get("type") != "TaskGroup":
-                                budget[0] -= 1
-                        elif is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
-                            failed_seen = True
+                        if (
+                            not is_fulfilled(result.get("phase"))
+                            and budget is not None
+                            and result.get("type") != "TaskGroup"
+                        ):
+                            budget[0] -= 1
                 else:
                     result = self.continue_task(task_name, name, task, tscope, scope, arts, inner, budget)
                     if result is not None:
                         task_nodes[name] = result
-                        if is_failed(result.get("phase")) and not _continues_on(task, str(result.get("phase"))):
-                            failed_seen = True
             current = task_nodes.get(name)
             if current is not None:
                 self.add_node_outputs("tasks", name, current, scope, arts)
-        phase = self.assess_dag(targets, needed, order, by_name, deps, task_nodes, fail_fast, failed_seen)
+        phase = self.assess_dag(targets, needed, order, by_name, deps, task_nodes, fail_fast)
         if phase == "Running":
             return node
         outbound: list[str] = []
@@ -1760,9 +1753,12 @@ class _Pass:
         deps: Mapping[str, Any],
         task_nodes: Mapping[str, NodeStatus],
         fail_fast: bool,
-        failed_seen: bool,
     ) -> str:
-        """Argo's assessDAGPhase: Running while any task runs or can still start; else the target branches' phase."""
+        """Argo's assessDAGPhase: Running while any task node is unfulfilled; then each target's branch phase (a
+        completed task's own phase; a skipped or omitted one inherits a failed ancestor's). With failFast (the
+        default) the first failed target fails the DAG even if another target was not reached yet; without, an
+        unreached target keeps it Running. As in Argo v4, failFast does not stop tasks whose `depends` still hold
+        from starting after a failure: the DAG is decided once nothing runs."""
         for name in order:
             node = task_nodes.get(name)
             if node is not None and (not is_fulfilled(node.get("phase")) or not self.hooks_done(node, by_name[name])):
@@ -1782,7 +1778,7 @@ class _Pass:
                 if parent_phase == "":
                     inherited = ""
             if node is None:
-                branch[name] = inherited if is_failed(inherited) else ""
+                branch[name] = ""
             elif node.get("phase") in ("Succeeded", "Failed", "Error"):
                 branch[name] = str(node.get("phase"))
             else:
@@ -1791,18 +1787,13 @@ class _Pass:
         for target in targets:
             phase = branch.get(target, "")
             if phase == "":
-                if not (fail_fast and failed_seen):
-                    return "Running"
-                continue
-            if is_failed(phase) and not _continues_on(by_name[target], phase):
+                result = "Running"
+                if not fail_fast:
+                    break
+            elif is_failed(phase) and not _continues_on(by_name[target], phase):
                 result = phase
                 if fail_fast:
                     break
-        if result == "Succeeded" and fail_fast and failed_seen:
-            for name, node in task_nodes.items():
-                phase = str(node.get("phase"))
-                if is_failed(phase) and not _continues_on(by_name[name], phase):
-                    return phase
         return result
 
     # --- shared helpers for steps and dags -----------------------------------------------------------------------

@@ -123,26 +123,48 @@ def test_a_failed_task_omits_its_dependents_and_fails_the_dag() -> None:
     assert status["phase"] == "Failed"
     assert cluster.node("diamond.B")["phase"] == "Failed"
     assert cluster.node("diamond.B")["message"] == "Error (exit code 1)"
-    assert cluster.node("diamond")["phase"] == "Failed"
-    # failFast (default): no new task starts after the failure; C was already running and finishes.
     assert cluster.node("diamond.C")["phase"] == "Succeeded"
-    names = {n["name"] for n in cluster.nodes.values()}
-    assert "diamond.D" not in names
+    omitted = cluster.node("diamond.D")
+    assert (omitted["type"], omitted["phase"]) == ("Skipped", "Omitted")
+    assert omitted["message"] == "omitted: depends condition not met"
+    assert cluster.node("diamond")["phase"] == "Failed"
     # Argo leaves a DAG's own message empty; the workflow message is the entry node's.
     assert "message" not in cluster.node("diamond")
     assert "message" not in status
 
 
-def test_without_fail_fast_dependents_of_a_failure_are_omitted_with_argos_message() -> None:
-    manifest = load(DIAMOND)
-    manifest["spec"]["templates"][0]["dag"]["failFast"] = False
-    cluster = Cluster(manifest, script=fail_on("B"))
+FAIL_FAST = (
+    """
+metadata: {name: ff}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    parallelism: 1
+    dag:
+      tasks:
+      - {name: A, template: echo}
+      - {name: B, template: echo}
+"""
+    + ECHO
+)
+
+
+@pytest.mark.parametrize(
+    ("fail_fast", "created"),
+    [
+        pytest.param(None, ["ff.A"], id="fail-fast-by-default-decides-at-the-first-failed-target"),
+        pytest.param(False, ["ff.A", "ff.B"], id="without-fail-fast-every-branch-runs"),
+    ],
+)
+def test_fail_fast_fails_the_dag_before_unreached_targets_start(fail_fast: bool | None, created: list[str]) -> None:
+    manifest = load(FAIL_FAST)
+    if fail_fast is not None:
+        manifest["spec"]["templates"][0]["dag"]["failFast"] = fail_fast
+    cluster = Cluster(manifest, script=fail_on("A"))
     status = cluster.run()
     assert status["phase"] == "Failed"
-    omitted = cluster.node("diamond.D")
-    assert omitted["phase"] == "Omitted"
-    assert omitted["type"] == "Skipped"
-    assert omitted["message"] == "omitted: depends condition not met"
+    assert cluster.created_names() == created
 
 
 DEPENDS = (
@@ -646,3 +668,29 @@ def test_delete_actions_name_the_job_and_reason() -> None:
         cluster.kubelet()
     assert [(d.reason, d.job_name.startswith("slow-")) for d in deletes] == [("deadline exceeded", True)]
     assert isinstance(cluster.events[0], RecordEvent)
+
+
+def test_tasks_whose_depends_hold_still_start_after_another_branch_failed() -> None:
+    # As Argo v4: failFast decides the DAG's phase; it does not stop a task whose `depends` accept the failure.
+    manifest = load(
+        """
+metadata: {name: br}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: root, template: echo}
+      - {name: bad, template: echo, depends: root}
+      - {name: good, template: echo, depends: root}
+      - {name: handler, template: echo, depends: "bad.Failed && good"}
+      - {name: after-bad, template: echo, depends: bad}
+"""
+        + ECHO
+    )
+    cluster = Cluster(manifest, script=fail_on("bad"))
+    status = cluster.run()
+    assert cluster.node("br.handler")["phase"] == "Succeeded"
+    assert cluster.node("br.after-bad")["phase"] == "Omitted"
+    assert status["phase"] == "Failed"

@@ -2,7 +2,9 @@
 
 A cooperative simulated kubelet runs every Job: it reports each output parameter the node's template declares (its
 default, else "1"), each declared output artifact, and a result chosen per template where the example feeds the
-result into a loop or a condition (a JSON list for withParam, a number for withSequence). Everything else is the
+result into a loop or a condition (a JSON list for withParam, a number for withSequence); a container whose command
+says `exit 1` fails and one that says `sleep N` runs N seconds (the kubelet enforces activeDeadlineSeconds). The
+examples Argo labels `expected-failure` must end Failed, the others Succeeded. Everything else is the
 planner's own behaviour, so the final phase is the one Argo gives with those outputs. Skipped when the corpus is
 absent.
 """
@@ -10,6 +12,7 @@ absent.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,8 +72,16 @@ def cooperative(cluster: Cluster) -> None:
             str(p["name"]): str((p.get("valueFrom") or {}).get("default", "1")) for p in outputs.get("parameters") or []
         }
         artifacts = tuple(str(a["name"]) for a in outputs.get("artifacts") or [])
+        main = template.get("container") or template.get("script") or {}
+        words = [*(main.get("command") or []), *(main.get("args") or []), main.get("source", "")]
+        text = " ".join(str(word) for word in words)
+        sleep = re.search(r"\bsleep,? +(\d+)", text.replace("'", " ").replace('"', " "))
         return Outcome(
-            parameters=parameters, artifacts=artifacts, result=RESULTS.get(str(node.get("templateName")), "")
+            parameters=parameters,
+            artifacts=artifacts,
+            result=RESULTS.get(str(node.get("templateName")), ""),
+            exit_code=1 if "exit 1" in text else 0,  # the examples that fail on purpose
+            seconds=int(sleep.group(1)) if sleep else 1,
         )
 
     cluster.script = script
@@ -91,10 +102,15 @@ def test_argo_example_plans_to_the_phase_argo_gives(name: str) -> None:
     cooperative(cluster)
     status = cluster.run(max_passes=400)
     problems = {n["name"]: n.get("message") for n in cluster.nodes.values() if n.get("phase") in ("Failed", "Error")}
+    errors = {name: msg for name, msg in problems.items() if cluster.node(name)["phase"] == "Error"}
     # A step Trellis refuses to build (expand() names a feature it does not support, with the fix) fails its node
     # and the workflow; anything else must succeed.
     unsupported = {name: msg for name, msg in problems.items() if "not supported" in str(msg)}
     if unsupported:
         assert status["phase"] in ("Failed", "Error")
         return
-    assert (status["phase"], problems) == ("Succeeded", {})
+    if metadata.get("labels", {}).get("workflows.argoproj.io/no-test") == "expected-failure":
+        assert status["phase"] == "Failed"
+        return
+    # A failed step may be handled (depends on .Failed, continueOn); nothing may end in Error.
+    assert (status["phase"], errors) == ("Succeeded", {})

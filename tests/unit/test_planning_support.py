@@ -127,6 +127,14 @@ class Cluster:
                     continue
                 self.jobs[nid] = replace(job, phase="Running", started_at=self.now, pod_name=job.job_name + "-pod")
                 self.ends[nid] = self.now + timedelta(seconds=outcome.seconds)
+            elif job.phase == "Running" and self.past_deadline(nid, job):
+                # The kubelet enforces the pod's activeDeadlineSeconds (template timeout, workflow deadline).
+                self.jobs[nid] = replace(
+                    job,
+                    phase="Failed",
+                    finished_at=self.now,
+                    message="Pod was active on the node longer than the specified deadline",
+                )
             elif job.phase == "Running" and self.now >= self.ends[nid]:
                 outcome = self.script(self.nodes[nid]["name"])
                 report: PodReport = {"v": 1}
@@ -153,6 +161,12 @@ class Cluster:
                     message=outcome.message or (f"Error (exit code {outcome.exit_code})" if failed else ""),
                     report=report,
                 )
+
+    def past_deadline(self, nid: str, job: JobObservation) -> bool:
+        deadline = self.manifests[nid].get("spec", {}).get("template", {}).get("spec", {}).get("activeDeadlineSeconds")
+        if deadline is None or job.started_at is None:
+            return False
+        return self.now >= job.started_at + timedelta(seconds=int(deadline)) and self.now < self.ends[nid]
 
     def step(self) -> list[Action]:
         actions = self.plan()
