@@ -147,6 +147,9 @@ def _from_pod(
         return "Failed", problem, exit_code, report, finished
     if report is not None and report.get("error"):
         return "Failed", str(report["error"]), exit_code, report, finished
+    if _exit(wait) not in (0, None):
+        # an offloaded report carries the reason; executor.artifacts.reports.resolve_report puts it here
+        return "Failed", f"the wait container failed (exit code {_exit(wait)})", exit_code, report, finished
     return "Succeeded", "", exit_code, report, finished
 
 

@@ -262,3 +262,40 @@ def test_key_only_artifacts_are_completed_from_the_repository(
     from executor.artifacts.repository import complete_location
 
     assert complete_location(location, repository) == expected
+
+
+def test_an_offloaded_report_is_fetched_and_its_error_fails_the_node(tmp_path: Path) -> None:
+    import json
+
+    from executor.artifacts.reports import resolve_report
+    from executor.contract import JobObservation
+
+    repo = tmp_path / "repo"
+    (repo / "wf" / "job").mkdir(parents=True)
+    pointer = {"local": {"path": str(repo), "key": "wf/job/trellis-report.json"}}
+
+    def observed(phase: Any, message: str = "") -> JobObservation:
+        return JobObservation(
+            node_id="n", job_name="j", phase=phase, exit_code=0, message=message, report={"v": 1, "offloaded": pointer}
+        )
+
+    def no_secrets(name: str, key: str) -> None:
+        return None
+
+    full = {"v": 1, "parameters": {"p": "x" * 5000}, "result": "ok"}
+    (repo / "wf/job/trellis-report.json").write_text(json.dumps(full))
+    seen = resolve_report(observed("Succeeded"), secrets=no_secrets)
+    assert (seen.phase, seen.report) == ("Succeeded", full)
+
+    failed = {"v": 1, "error": 'failed to save outputs: artifact "a": boom'}
+    (repo / "wf/job/trellis-report.json").write_text(json.dumps(failed))
+    seen = resolve_report(observed("Failed", "the wait container failed (exit code 1)"), secrets=no_secrets)
+    assert (seen.phase, seen.message, seen.report) == ("Failed", failed["error"], failed)
+
+    (repo / "wf/job/trellis-report.json").unlink()
+    seen = resolve_report(observed("Succeeded"), secrets=no_secrets)
+    message = (
+        f"cannot read the step's offloaded report from {repo}/wf/job/trellis-report.json: "
+        f"{repo}/wf/job/trellis-report.json: no such artifact in the local repository"
+    )
+    assert (seen.phase, seen.message, seen.report) == ("Failed", message, {"v": 1, "error": message})

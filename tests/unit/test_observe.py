@@ -195,6 +195,18 @@ OK_REPORT = report(parameters={"count": "3"}, result="done")
             id="evicted",
         ),
         pytest.param(job(cond("Complete")), [], ("Succeeded", "", None), id="complete-job-whose-pod-is-gone"),
+        pytest.param(
+            job(cond("Failed", "BackoffLimitExceeded")),
+            [
+                pod(
+                    "Failed",
+                    main=terminated(0, "Completed"),
+                    wait=terminated(1, "Error", report(offloaded={"s3": {"bucket": "b", "key": "k"}})),
+                )
+            ],
+            ("Failed", "the wait container failed (exit code 1)", 0),
+            id="wait-failed-with-an-offloaded-report",
+        ),
     ],
 )
 def test_job_and_pods_give_phase_message_and_exit_code(
