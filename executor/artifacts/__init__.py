@@ -8,6 +8,8 @@ this package re-exports only the pure repository functions, so pure callers neve
 
 from executor.artifacts.repository import (
     RepositoryError,
+    complete_location,
+    key_prefix,
     location_in_repository,
     output_key,
     resolve_repository,
@@ -17,6 +19,8 @@ from executor.artifacts.repository import (
 
 __all__ = [
     "RepositoryError",
+    "complete_location",
+    "key_prefix",
     "location_in_repository",
     "output_key",
     "resolve_repository",

@@ -16,7 +16,9 @@ on the init and wait containers only, and the programs read the value from that 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -140,6 +142,57 @@ def _check_repository(repo: Any, *, where: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # Locations and keys
 # ---------------------------------------------------------------------------------------------------------------
+
+
+_KEY_VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+def key_prefix(repository: Mapping[str, Any] | None, *, workflow: Mapping[str, Any], pod_name: str) -> str:
+    """The key prefix of a step's outputs: the repository's `s3.keyFormat` rendered, or Argo's default
+    `<workflow name>/<pod name>` (in Trellis the pod name is the Job name). keyFormat may use
+    {{workflow.name|namespace|uid}}, {{pod.name}}, {{workflow.creationTimestamp.<strftime letter>}} (Y, m, d,
+    H, M, S, ...), {{workflow.labels.<key>}} and {{workflow.annotations.<key>}}."""
+    meta = workflow.get("metadata") or {}
+    fmt = str(((repository or {}).get("s3") or {}).get("keyFormat") or "")
+    if not fmt:
+        return f"{meta.get('name', '')}/{pod_name}"
+    created = _parse_time(meta.get("creationTimestamp"))
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        simple = {
+            "workflow.name": meta.get("name"),
+            "workflow.namespace": meta.get("namespace"),
+            "workflow.uid": meta.get("uid"),
+            "pod.name": pod_name,
+        }
+        if name in simple and simple[name] is not None:
+            return str(simple[name])
+        if name.startswith("workflow.creationTimestamp.") and created is not None:
+            letter = name.rsplit(".", 1)[1]
+            if len(letter) == 1 and letter.isalpha():
+                return created.strftime(f"%{letter}")
+        for kind in ("labels", "annotations"):
+            prefix = f"workflow.{kind}."
+            if name.startswith(prefix) and name[len(prefix) :] in (meta.get(kind) or {}):
+                return str(meta[kind][name[len(prefix) :]])
+        raise RepositoryError(
+            f"artifactRepository.s3.keyFormat {fmt!r}: cannot resolve {{{{{name}}}}}; use workflow.name, "
+            "workflow.namespace, workflow.uid, pod.name, workflow.creationTimestamp.<Y|m|d|H|M|S>, "
+            "workflow.labels.<key> or workflow.annotations.<key>"
+        )
+
+    return _KEY_VARIABLE.sub(value, fmt).strip("/")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def output_key(key_prefix: str, name: str, *, archived: bool, path: str) -> str:

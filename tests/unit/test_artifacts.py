@@ -299,3 +299,45 @@ def test_an_offloaded_report_is_fetched_and_its_error_fails_the_node(tmp_path: P
         f"{repo}/wf/job/trellis-report.json: no such artifact in the local repository"
     )
     assert (seen.phase, seen.message, seen.report) == ("Failed", message, {"v": 1, "error": message})
+
+
+WF_META = {
+    "metadata": {
+        "name": "etl-x1",
+        "namespace": "data",
+        "uid": "u-9",
+        "creationTimestamp": "2026-03-04T05:06:07Z",
+        "labels": {"team": "red"},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("key_format", "expected"),
+    [
+        pytest.param(None, "etl-x1/etl-x1-0123456789", id="argo-default"),
+        pytest.param(
+            "art/{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/{{workflow.name}}/{{pod.name}}",
+            "art/2026/03/etl-x1/etl-x1-0123456789",
+            id="dated",
+        ),
+        pytest.param("{{workflow.namespace}}/{{workflow.labels.team}}/{{ workflow.uid }}", "data/red/u-9", id="more"),
+    ],
+)
+def test_key_prefix_renders_argos_key_format(key_format: str | None, expected: str) -> None:
+    from executor.artifacts.repository import key_prefix
+
+    repo = {"s3": {"bucket": "b", **({"keyFormat": key_format} if key_format else {})}}
+    assert key_prefix(repo, workflow=WF_META, pod_name="etl-x1-0123456789") == expected
+
+
+def test_key_format_with_an_unknown_variable_is_an_error() -> None:
+    from executor.artifacts.repository import key_prefix
+
+    with pytest.raises(RepositoryError) as info:
+        key_prefix({"s3": {"bucket": "b", "keyFormat": "{{workflow.parameters.x}}/a"}}, workflow=WF_META, pod_name="p")
+    assert str(info.value) == (
+        "artifactRepository.s3.keyFormat '{{workflow.parameters.x}}/a': cannot resolve {{workflow.parameters.x}}; "
+        "use workflow.name, workflow.namespace, workflow.uid, pod.name, workflow.creationTimestamp.<Y|m|d|H|M|S>, "
+        "workflow.labels.<key> or workflow.annotations.<key>"
+    )
