@@ -618,3 +618,71 @@ def test_kube_channel_watches_the_pod_until_main_terminates_then_reads_its_log(
         "parameters": {"p": "42"},
         "result": "result line",
     }
+
+
+@pytest.mark.parametrize(
+    ("program", "env", "code", "stderr"),
+    [
+        pytest.param(
+            "init",
+            {},
+            2,
+            "trellis-exec init: TRELLIS_POD_SPEC is not set; trellis-exec runs inside pods made by Trellis",
+            id="no-configuration",
+        ),
+        pytest.param(
+            "init",
+            {"TRELLIS_POD_SPEC": "{"},
+            2,
+            "trellis-exec init: TRELLIS_POD_SPEC is not valid JSON: Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)",
+            id="bad-json",
+        ),
+        pytest.param(
+            "wait",
+            {"TRELLIS_POD_SPEC": '{"v": 7}'},
+            2,
+            "trellis-exec wait: TRELLIS_POD_SPEC: expected a version 1 configuration object",
+            id="unknown-version",
+        ),
+        pytest.param(
+            "wait",
+            {"TRELLIS_POD_SPEC": '{"v": 1}', "TRELLIS_MAIN_WATCH": "docker"},
+            2,
+            "trellis-exec wait: TRELLIS_MAIN_WATCH='docker'; use kube or local",
+            id="unknown-channel",
+        ),
+    ],
+)
+def test_bad_configuration_exits_2_with_a_message_not_a_traceback(
+    program: str, env: dict[str, str], code: int, stderr: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "executor.pod", program],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr.strip()) == (code, stderr)
+
+
+def test_wait_outside_a_cluster_reports_why_it_cannot_watch_main(tmp_path: Path) -> None:
+    cfg = {"v": 1, "report_path": str(tmp_path / "termination-log")}
+    done = subprocess.run(
+        [sys.executable, "-m", "executor.pod", "wait"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "TRELLIS_POD_SPEC": json.dumps(cfg),
+            "TRELLIS_MAIN_WATCH": "kube",
+            "TRELLIS_SERVICE_ACCOUNT_DIR": str(tmp_path / "no-token"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    message = "cannot reach the Kubernetes API to watch main: Service host/port is not set."
+    assert (done.returncode, done.stderr.strip()) == (1, f"trellis-exec wait: {message}")
+    assert json.loads((tmp_path / "termination-log").read_text()) == {"v": 1, "error": message}
