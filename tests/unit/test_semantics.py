@@ -900,3 +900,32 @@ def test_a_misspelt_argument_is_named_in_the_error_and_warned_about() -> None:
         'spec.templates[0].steps[0][0].arguments.parameters[0]: template "echo" declares no input parameter '
         '"mesage", so this argument is ignored; did you mean "message"?'
     ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "ok"),
+    [
+        pytest.param("Y", True, id="year"),
+        pytest.param("RFC3339", True, id="rfc3339"),
+        pytest.param("s", True, id="unix-seconds"),
+        pytest.param("YYYY", False, id="not-one-letter"),
+        pytest.param("q", False, id="not-strftime"),
+    ],
+)
+def test_creation_timestamp_formats_are_one_strftime_letter(fmt: str, ok: bool) -> None:
+    manifest = workflow(
+        echo("main") | {"container": {"image": "a", "args": [f"{{{{workflow.creationTimestamp.{fmt}}}}}"]}}
+    )
+    expected = (
+        []
+        if ok
+        else [
+            (
+                "spec.templates[0].container.args[0]",
+                f"{{{{workflow.creationTimestamp.{fmt}}}}} does not resolve: creationTimestamp.{fmt} is not a format; "
+                "use one strftime letter (creationTimestamp.Y, .m, .d, .H, ...), creationTimestamp.RFC3339 or "
+                "creationTimestamp.s",
+            )
+        ]
+    )
+    assert errors_of(manifest) == expected

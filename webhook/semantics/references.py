@@ -240,8 +240,20 @@ def _resolve_own_outputs(rest: str, template: TemplateInfo) -> str:
     return "use outputs.parameters.<name>, outputs.artifacts.<name>, outputs.result or outputs.exitCode"
 
 
+# workflow.creationTimestamp.<f>: one strftime letter (Argo formats with strftime), RFC3339, or s (Unix seconds).
+STRFTIME_LETTERS = frozenset("aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ")
+
+
 def _resolve_workflow(rest: str, wf: WorkflowInfo) -> str:
-    if rest in WORKFLOW_SCALARS or rest.startswith(("creationTimestamp.", "labels.", "annotations.")):
+    if rest.startswith("creationTimestamp."):
+        fmt = rest[len("creationTimestamp.") :]
+        if fmt == "RFC3339" or (len(fmt) == 1 and fmt in STRFTIME_LETTERS):
+            return ""
+        return (
+            f"creationTimestamp.{fmt} is not a format; use one strftime letter (creationTimestamp.Y, .m, .d, .H, "
+            "...), creationTimestamp.RFC3339 or creationTimestamp.s"
+        )
+    if rest in WORKFLOW_SCALARS or rest.startswith(("labels.", "annotations.")):
         return ""
     if rest.startswith("parameters."):
         name = rest[len("parameters.") :]
