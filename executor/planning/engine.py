@@ -744,6 +744,14 @@ class _Pass:
                 if not location:
                     location = {k: v for k, v in artifact.items() if k in ("s3", "http", "git", "raw", "local")}
             optional = bool(artifact.get("optional") or source.get("optional"))
+            sub_path = str(source.get("subPath") or artifact.get("subPath") or "").strip("/")
+            if location and sub_path:
+                if unpack:
+                    raise PlanError(
+                        f"input artifact '{name}': subPath needs the producer to store the artifact unarchived; "
+                        "set archive: none on its output"
+                    )
+                location = _with_sub_path(location, sub_path)
             if not location:
                 if optional:
                     continue
@@ -2077,6 +2085,19 @@ def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
 
 
 _UNSUPPORTED_ARTIFACTS = ("azure", "gcs", "oss", "hdfs", "artifactory")
+
+
+def _with_sub_path(location: Mapping[str, Any], sub_path: str) -> dict[str, Any]:
+    """The location of `sub_path` inside an unarchived (directory) artifact: one more key segment."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in location.items()}
+    if "s3" in out:
+        out["s3"]["key"] = f"{str(out['s3'].get('key', '')).rstrip('/')}/{sub_path}"
+    elif "local" in out:
+        field = "key" if out["local"].get("key") else "path"
+        out["local"][field] = f"{str(out['local'].get(field, '')).rstrip('/')}/{sub_path}"
+    elif "http" in out:
+        out["http"]["url"] = f"{str(out['http'].get('url', '')).rstrip('/')}/{sub_path}"
+    return out
 
 
 def _go_time(moment: datetime) -> str:

@@ -1167,3 +1167,48 @@ spec:
     assert (node["type"], node["phase"], node["message"]) == ("Skipped", "Skipped", "Skipped, empty params")
     assert cluster.created_names() == ["es[1].after"]
     assert status["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("unarchived", "expected"),
+    [
+        pytest.param(True, "key", id="unarchived-directory-gets-a-longer-key"),
+        pytest.param(
+            False,
+            "input artifact 'm': subPath needs the producer to store the artifact unarchived; set archive: none on "
+            "its output",
+            id="archived-is-refused-with-the-fix",
+        ),
+    ],
+)
+def test_sub_path_selects_a_file_inside_an_unarchived_artifact(unarchived: bool, expected: str) -> None:
+    manifest = load(
+        """
+metadata: {name: sp}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make}
+    - - name: use
+        template: use
+        arguments:
+          artifacts: [{name: m, from: "{{steps.make.outputs.artifacts.dir}}", subPath: sub/file.txt}]
+  - name: make
+    container: {image: alpine}
+    outputs: {artifacts: [{name: dir, path: /tmp/dir, archive: {none: {}}}]}
+  - name: use
+    inputs: {artifacts: [{name: m, path: /in/m}]}
+    container: {image: alpine}
+"""
+    )
+    kept = ("dir",) if unarchived else ()
+    cluster = Cluster(manifest, script=lambda n: Outcome(artifacts=("dir",), unarchived=kept))
+    cluster.run()
+    use = cluster.node("sp[1].use")
+    if unarchived:
+        job = cluster.jobs[cluster.node("sp[0].make")["id"]].job_name
+        assert use["inputs"]["artifacts"][0]["s3"]["key"] == f"{job}/dir/sub/file.txt"
+    else:
+        assert (use["phase"], use["message"]) == ("Error", expected)

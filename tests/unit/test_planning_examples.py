@@ -72,6 +72,7 @@ def cooperative(cluster: Cluster) -> None:
             str(p["name"]): str((p.get("valueFrom") or {}).get("default", "1")) for p in outputs.get("parameters") or []
         }
         artifacts = tuple(str(a["name"]) for a in outputs.get("artifacts") or [])
+        unarchived = tuple(str(a["name"]) for a in outputs.get("artifacts") or [] if "none" in (a.get("archive") or {}))
         main = template.get("container") or template.get("script") or {}
         words = [*(main.get("command") or []), *(main.get("args") or []), main.get("source", "")]
         text = " ".join(str(word) for word in words)
@@ -79,6 +80,7 @@ def cooperative(cluster: Cluster) -> None:
         return Outcome(
             parameters=parameters,
             artifacts=artifacts,
+            unarchived=unarchived,
             result=RESULTS.get(str(node.get("templateName")), ""),
             exit_code=1 if "exit 1" in text else 0,  # the examples that fail on purpose
             seconds=int(sleep.group(1)) if sleep else 1,

@@ -39,7 +39,8 @@ class Outcome:
     exit_code: int = 0
     parameters: Mapping[str, str] = field(default_factory=dict)
     result: str | None = None
-    artifacts: tuple[str, ...] = ()  # names of output artifacts the sidecar uploads
+    artifacts: tuple[str, ...] = ()  # names of output artifacts the sidecar uploads (tar+gzip)
+    unarchived: tuple[str, ...] = ()  # those of them stored as they are (archive: none)
     seconds: int = 1  # how long the container runs after it starts
     message: str = ""
     stays_pending: bool = False  # the Job's pod is never scheduled (e.g. no node fits)
@@ -147,8 +148,13 @@ class Cluster:
                         {
                             "name": name,
                             "path": f"/tmp/{name}",
-                            "location": {"s3": {"bucket": "artifacts", "key": f"{job.job_name}/{name}.tgz"}},
-                            "archive": "tar",
+                            "location": {
+                                "s3": {
+                                    "bucket": "artifacts",
+                                    "key": f"{job.job_name}/{name}" + ("" if name in outcome.unarchived else ".tgz"),
+                                }
+                            },
+                            "archive": "none" if name in outcome.unarchived else "tar",
                         }
                         for name in outcome.artifacts
                     ]
