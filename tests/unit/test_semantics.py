@@ -929,3 +929,21 @@ def test_creation_timestamp_formats_are_one_strftime_letter(fmt: str, ok: bool) 
         ]
     )
     assert errors_of(manifest) == expected
+
+
+def test_output_expressions_of_a_steps_template_read_only_its_steps_declared_outputs() -> None:
+    expression = "steps.flip.outputs.result == 'heads' ? steps.head.outputs.result : steps.flip.outputs.parameters.p"
+    main = steps([{"name": "flip", "template": "echo"}], [{"name": "heads", "template": "echo"}])
+    main["outputs"] = {"parameters": [{"name": "r", "valueFrom": {"expression": expression}}]}
+    assert errors_of(workflow(main, echo())) == [
+        (
+            "spec.templates[0].outputs.parameters[0].valueFrom.expression",
+            'reads steps.head.outputs.result, which does not resolve: step "head" is not defined in this steps '
+            'template; did you mean "heads"?',
+        ),
+        (
+            "spec.templates[0].outputs.parameters[0].valueFrom.expression",
+            'reads steps.flip.outputs.parameters.p, which does not resolve: template "echo" (run by step "flip") '
+            'declares no output parameter "p"; it has no output parameters',
+        ),
+    ]

@@ -1286,7 +1286,9 @@ class Checker:
             self.check_node_strings(task, f"{tpath}[{j}]", scope)
         rest = {k: v for k, v in t.items() if k not in ("name", "dag")}
         rest["dag"] = {k: v for k, v in dag.items() if k != "tasks"}
-        self.check_strings(rest, path, Scope(workflow=self.workflow, template=info, siblings=siblings))
+        outer = Scope(workflow=self.workflow, template=info, siblings=siblings)
+        self.check_strings(rest, path, outer)
+        self.check_output_expressions(t, path, outer)
 
     def report_cycles(self, tasks: list[Mapping[str, Any]], edges: list[list[int]], tpath: str, field: str) -> set[int]:
         """Report each strongly connected component with a cycle once, naming one cycle; returns its members."""
@@ -1382,7 +1384,23 @@ class Checker:
             )
             self.check_node_strings(step, f"{path}.steps[{g}][{k}]", scope)
         rest = {key: v for key, v in t.items() if key not in ("name", "steps")}
-        self.check_strings(rest, path, Scope(workflow=self.workflow, template=info, siblings=siblings))
+        outer = Scope(workflow=self.workflow, template=info, siblings=siblings)
+        self.check_strings(rest, path, outer)
+        self.check_output_expressions(t, path, outer)
+
+    def check_output_expressions(self, t: Mapping[str, Any], path: str, scope: Scope) -> None:
+        """The variables a dag/steps template's `valueFrom.expression` outputs read (its tasks or steps)."""
+        for i, raw in enumerate(_l(_m(t.get("outputs")).get("parameters"))):
+            expression = _m(_m(raw).get("valueFrom")).get("expression")
+            if not isinstance(expression, str) or expressions.expression_with_tags_problem(expression):
+                continue
+            for variable in expressions.expression_variables(expression, tagged=True):
+                if problem := resolve(variable, scope):
+                    self.error(
+                        f"{path}.outputs.parameters[{i}].valueFrom.expression",
+                        f"reads {variable}, which does not resolve: {problem}",
+                        "FieldValueNotFound",
+                    )
 
 
 def _without(node: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -75,10 +75,12 @@ def _as_variable(path: tuple[str | int, ...]) -> str:
     return ""
 
 
-def expression_variables(text: str) -> list[str]:
-    """The checked `{{...}}` variables an expr-lang expression reads (constant access paths only)."""
+def expression_variables(text: str, *, tagged: bool = False) -> list[str]:
+    """The checked `{{...}}` variables an expr-lang expression reads (constant access paths only); `tagged`: the
+    expression may contain simple tags (an `expression:` field), which are checked as tags elsewhere."""
     try:
-        paths = lang.compile_expression(text).references()
-    except lang.ExpressionError:
+        compiled = lang.check_expression_syntax(text) if tagged else lang.compile_expression(text)
+        paths = compiled.references()
+    except (lang.ExpressionError, RecursionError, ValueError):
         return []
     return list(dict.fromkeys(v for v in map(_as_variable, paths) if v))

@@ -159,4 +159,6 @@ def suggest(name: str, candidates: Iterable[str], *, listing: str = "") -> str:
         return f'; did you mean "{best[0]}"?'
     if listing and pool and len(pool) <= 8:
         return f"; {listing} are: {', '.join(pool)}"
+    if listing and not pool:
+        return f"; it has no {listing.removeprefix('its ')}"
     return ""
