@@ -743,6 +743,10 @@ class _Pass:
                 location = {k: v for k, v in source.items() if k in ("s3", "http", "git", "raw", "local")}
                 if not location:
                     location = {k: v for k, v in artifact.items() if k in ("s3", "http", "git", "raw", "local")}
+                if location:
+                    # An inline location may use variables (e.g. s3.key "{{workflow.name}}/results").
+                    own = {f"inputs.parameters.{k}": v for k, v in params.items()}
+                    location = expr.substitute(location, _chain(own, scope, self.globals))
             optional = bool(artifact.get("optional") or source.get("optional"))
             sub_path = str(source.get("subPath") or artifact.get("subPath") or "").strip("/")
             if location and sub_path:

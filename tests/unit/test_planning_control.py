@@ -1212,3 +1212,23 @@ spec:
         assert use["inputs"]["artifacts"][0]["s3"]["key"] == f"{job}/dir/sub/file.txt"
     else:
         assert (use["phase"], use["message"]) == ("Error", expected)
+
+
+def test_inline_input_artifact_locations_are_substituted() -> None:
+    manifest = load(
+        """
+metadata: {name: il}
+spec:
+  entrypoint: t
+  arguments: {parameters: [{name: part, value: "7"}]}
+  templates:
+  - name: t
+    inputs:
+      parameters: [{name: part, default: "{{workflow.parameters.part}}"}]
+      artifacts: [{name: a, path: /in, s3: {key: "{{workflow.name}}/results/{{inputs.parameters.part}}"}}]
+    container: {image: alpine}
+"""
+    )
+    cluster = Cluster(manifest)
+    assert cluster.run()["phase"] == "Succeeded"
+    assert cluster.node("il")["inputs"]["artifacts"] == [{"name": "a", "path": "/in", "s3": {"key": "il/results/7"}}]
