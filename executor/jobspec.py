@@ -24,10 +24,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
-
-import yaml
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict
 
 from executor.artifacts.repository import (
     complete_location,
@@ -36,7 +33,9 @@ from executor.artifacts.repository import (
     secret_env_name,
     secret_refs,
 )
-from executor.contract import ArtifactLocation, InputArtifact, PlanContext, StepSpec
+
+if TYPE_CHECKING:  # the programs inside the pod import this module: keep their start-up light
+    from executor.contract import ArtifactLocation, InputArtifact, PlanContext, StepSpec
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fixed paths of the layout and the TRELLIS_POD_SPEC format the programs inside the pod read (executor.pod).
@@ -205,8 +204,7 @@ def node_hash(node_name: str) -> str:
     return hashlib.sha256(node_name.encode()).hexdigest()[:HASH_LENGTH]
 
 
-@dataclass(frozen=True)
-class _Root:
+class _Root(NamedTuple):  # a NamedTuple, not a dataclass: importing dataclasses costs the pod programs ~50 ms
     """A volume visible in main at `path` that init/wait can also mount (our output volumes, user mounts)."""
 
     path: str
@@ -669,6 +667,8 @@ def _pod_metadata(spec: Mapping[str, Any], tmpl: Mapping[str, Any]) -> dict[str,
 def _parse_patch(patch: Any, *, source: str) -> dict[str, Any]:
     if isinstance(patch, Mapping):
         return dict(patch)
+    import yaml
+
     try:
         parsed = yaml.safe_load(str(patch))
     except yaml.YAMLError as exc:

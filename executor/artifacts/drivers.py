@@ -18,17 +18,17 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from executor.artifacts.archive import copy_stream
+
+if TYPE_CHECKING:
+    import urllib.request
 
 SecretLookup = Callable[[str, str], "str | None"]
 PART_SIZE = 8 * 1024 * 1024  # multipart part size: bounds the upload buffer (S3 minimum is 5 MiB)
@@ -306,6 +306,8 @@ class HttpDriver:
 
     @staticmethod
     def _request(location: Mapping[str, Any], method: str = "GET", data: Any = None) -> urllib.request.Request:
+        import urllib.request
+
         http = location["http"]
         url = str(http.get("url") or "")
         if not url.startswith(("http://", "https://")):
@@ -315,6 +317,9 @@ class HttpDriver:
 
     @contextmanager
     def open_reader(self, location: Mapping[str, Any]) -> Iterator[BinaryIO]:
+        import urllib.error
+        import urllib.request
+
         try:
             response = urllib.request.urlopen(self._request(location), timeout=self.TIMEOUT)
         except urllib.error.HTTPError as exc:
@@ -344,6 +349,9 @@ class HttpDriver:
         self._send(location, request)
 
     def _send(self, location: Mapping[str, Any], request: urllib.request.Request) -> None:
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(request, timeout=self.TIMEOUT):
                 pass
@@ -365,6 +373,8 @@ class GitDriver:
         raise ArtifactError(f"{describe(location)} is a repository, not a file; give the artifact a path")
 
     def download_to(self, location: Mapping[str, Any], dest: Path) -> None:
+        import subprocess
+
         git = location["git"]
         repo = str(git.get("repo") or "")
         if not repo:

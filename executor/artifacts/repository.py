@@ -19,11 +19,10 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from executor.contract import ArtifactLocation
+if TYPE_CHECKING:
+    from executor.contract import ArtifactLocation
 
 ARTIFACT_REPOSITORIES_CONFIGMAP = "artifact-repositories"
 DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
@@ -107,6 +106,8 @@ def _from_controller(cm: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def _load_yaml(text: Any, *, where: str) -> Any:
     if not isinstance(text, str):
         return text
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -17,13 +17,15 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from executor.artifacts.archive import tar_gz_reader
 from executor.artifacts.drivers import ArtifactError, SecretLookup, describe, driver_for
-from executor.contract import PodReport, ReportedArtifact
 from executor.pod import config as pc
 from executor.pod.channel import Channel
+
+if TYPE_CHECKING:
+    from executor.contract import PodReport, ReportedArtifact
 
 
 def run_wait(cfg: pc.WaitConfig, *, channel: Channel, secrets: SecretLookup, log: Any = sys.stderr) -> int:
