@@ -947,3 +947,38 @@ def test_output_expressions_of_a_steps_template_read_only_its_steps_declared_out
             'declares no output parameter "p"; it has no output parameters',
         ),
     ]
+
+
+def test_mounts_name_declared_volumes_once_each_and_artifacts_avoid_them() -> None:
+    template = echo("main", inputs={"artifacts": [{"name": "in", "path": "/data", "raw": {"data": "x"}}]})
+    template["container"]["volumeMounts"] = [
+        {"name": "work", "mountPath": "/data"},
+        {"name": "wrok", "mountPath": "/data"},
+        {"name": "cache", "mountPath": "/cache"},
+    ]
+    manifest = workflow(template, volumes=[{"name": "work", "emptyDir": {}}])
+    assert errors_of(manifest) == [
+        (
+            "spec.templates[0].container.volumeMounts[1].name",
+            'volume "wrok" is not declared in spec.volumes or the template\'s volumes; did you mean "work"?',
+        ),
+        (
+            "spec.templates[0].container.volumeMounts[1].mountPath",
+            '"/data" is already mounted by spec.templates[0].container.volumeMounts[0]; mount each path once',
+        ),
+        (
+            "spec.templates[0].container.volumeMounts[2].name",
+            'volume "cache" is not declared in spec.volumes or the template\'s volumes; to solve this, declare it '
+            "in spec.volumes",
+        ),
+        (
+            "spec.templates[0].inputs.artifacts[0].path",
+            '"/data" is already mounted by spec.templates[0].container.volumeMounts[0]; to solve this, place the '
+            "artifact elsewhere",
+        ),
+    ]
+
+
+def test_a_script_needs_its_source() -> None:
+    manifest = workflow({"name": "main", "script": {"image": "python:3.12", "command": ["python3"]}})
+    assert errors_of(manifest) == [("spec.templates[0].script.source", "is required: the script to run")]

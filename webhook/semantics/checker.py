@@ -180,6 +180,7 @@ class Checker:
         self.template_paths: dict[str, str] = {}
         self.infos: dict[str, TemplateInfo] = {}
         self.defaults: Mapping[str, Any] = {}
+        self.volumes: set[str] | None = None
         self.input_cache: dict[int, tuple[Mapping[str, Any], list[str], list[str], frozenset[str], frozenset[str]]] = {}
         self.workflow = WorkflowInfo(frozenset(), False, frozenset(), frozenset(), False)
 
@@ -302,6 +303,15 @@ class Checker:
         templates = _l(spec.get("templates"))
         tpath = f"{base}.templates"
         self.defaults = _m(spec.get("templateDefaults"))
+        # Volumes containers may mount; None when the pod spec comes from elsewhere (workflowTemplateRef, claims).
+        self.volumes = {_s(_m(v).get("name")) for v in _l(spec.get("volumes"))} - {""}
+        if (
+            spec.get("volumeClaimTemplates")
+            or spec.get("podSpecPatch")
+            or spec.get("workflowTemplateRef") is not None
+            or self.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate")  # the Workflow may bring volumes
+        ):
+            self.volumes = None
         for i, raw in enumerate(templates):
             t, path = _m(raw), f"{tpath}[{i}]"
             name = _s(t.get("name"))
@@ -606,7 +616,7 @@ class Checker:
 
         for key in ("container", "script"):
             if isinstance(t.get(key), dict):
-                self.check_container(t[key], f"{path}.{key}", key)
+                self.check_container(t[key], f"{path}.{key}", key, template=t, template_path=path)
 
         timeout = t.get("timeout")
         if timeout is not None:
@@ -666,13 +676,55 @@ class Checker:
             body = {k: v for k, v in t.items() if k != "name"}
             self.check_strings(body, path, scope)
 
-    def check_container(self, c: Mapping[str, Any], path: str, key: str) -> None:
+    def check_container(
+        self, c: Mapping[str, Any], path: str, key: str, *, template: Mapping[str, Any], template_path: str
+    ) -> None:
         if not c.get("image") and not _m(self.defaults.get(key)).get("image"):
             self.error(
                 f"{path}.image",
                 f"is required: name the image to run (or set spec.templateDefaults.{key}.image)",
                 "FieldValueRequired",
             )
+        if key == "script" and c.get("source") in (None, ""):
+            self.error(f"{path}.source", "is required: the script to run", "FieldValueRequired")
+        # Kubernetes refuses a Pod that mounts an undeclared volume or one path twice; say so at admission, not
+        # when the Job is created.
+        mounted: dict[str, str] = {}
+        for i, raw in enumerate(_l(c.get("volumeMounts"))):
+            mount, mpath = _m(raw), f"{path}.volumeMounts[{i}]"
+            name, where = _s(mount.get("name")), _s(mount.get("mountPath"))
+            if (
+                name
+                and self.volumes is not None
+                and not template.get("podSpecPatch")
+                and name not in self.volumes
+                and not _is_tag(name)
+            ):
+                local = {_s(_m(v).get("name")) for v in _l(template.get("volumes"))}
+                if name not in local:
+                    known = self.volumes | local
+                    self.error(
+                        f"{mpath}.name",
+                        f'volume "{name}" is not declared in spec.volumes or the template\'s volumes'
+                        f"{suggest(name, known) or '; to solve this, declare it in spec.volumes'}",
+                        "FieldValueNotFound",
+                    )
+            if where in mounted:
+                self.error(
+                    f"{mpath}.mountPath",
+                    f'"{where}" is already mounted by {mounted[where]}; mount each path once',
+                    "FieldValueDuplicate",
+                )
+            elif where:
+                mounted[where] = f"{path}.volumeMounts[{i}]"
+        for i, raw in enumerate(_l(_m(template.get("inputs")).get("artifacts"))):
+            where = _s(_m(raw).get("path"))
+            if where in mounted:
+                self.error(
+                    f"{template_path}.inputs.artifacts[{i}].path",
+                    f'"{where}" is already mounted by {mounted[where]}; to solve this, place the artifact elsewhere',
+                    "FieldValueDuplicate",
+                )
 
     def check_duration(self, path: str, value: Any) -> None:
         if _is_tag(value):
