@@ -255,6 +255,22 @@ def lint(texts: Iterable[tuple[str, str]]) -> Report:
                 )
             )
     context = context_for(argo)
+    first: dict[tuple[str, str], Document] = {}
+    for doc in argo:
+        if doc.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate") and not doc.name.endswith(("*", ">")):
+            earlier = first.setdefault((doc.kind, doc.name), doc)
+            if earlier is not doc:
+                findings.append(
+                    Finding(
+                        "warning",
+                        doc.source,
+                        f"{doc.kind} {doc.name} is also defined in {earlier.source}; references use that one",
+                        kind=doc.kind,
+                        name=doc.name,
+                        path="metadata.name",
+                        display_path="metadata.name",
+                    )
+                )
     for doc in argo:
         result = validate(doc.obj, context=context)
         for error in result.errors:

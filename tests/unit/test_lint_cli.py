@@ -250,3 +250,13 @@ def test_display_paths_name_templates_tasks_and_steps() -> None:
     )
     assert display_path(obj, "spec.templates[7].name") == "spec.templates[7].name"
     assert display_path(obj, "") == ""
+
+
+def test_a_workflow_template_defined_twice_is_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two = write(tmp_path, "a/one.yaml", TEMPLATE), write(tmp_path, "b/two.yaml", TEMPLATE)
+    code, out, err = run([str(tmp_path)], capsys)
+    assert (code, out) == (0, "")
+    assert err == (
+        f"warning: {two}: WorkflowTemplate/shared: metadata.name: WorkflowTemplate shared is also defined in {one}; "
+        "references use that one\n"
+    )
