@@ -26,3 +26,10 @@ def test_argo_example_lints_clean_or_is_explicitly_not_supported(path: Path) -> 
 def test_most_of_the_corpus_lints_clean() -> None:
     clean = sum(1 for p in FILES if lint([(str(p), p.read_text(encoding="utf-8"))]).ok)
     assert clean >= 136, f"{clean} of {len(FILES)} clean"
+
+
+@pytest.mark.skipif(not FILES, reason="../shared/argo-examples is not available")
+def test_the_whole_corpus_linted_at_once_resolves_its_templates_across_files() -> None:
+    report = lint([(str(p), p.read_text(encoding="utf-8")) for p in FILES])
+    assert [f.text() for f in report.errors if "not supported yet by Trellis" not in f.message] == []
+    assert not any("is not among the linted files" in f.message for f in report.warnings)
