@@ -678,6 +678,20 @@ INVALID = [
         id="with-param-not-a-list",
     ),
     pytest.param(
+        workflow(
+            echo("main"),
+            activeDeadlineSeconds=-1,
+            ttlStrategy={"secondsAfterCompletion": -5},
+            podGC={"strategy": "OnPodCompletion", "deleteDelayDuration": "5"},
+        ),
+        [
+            ("spec.activeDeadlineSeconds", "-1 is negative; use a number of seconds (0 or more)"),
+            ("spec.podGC.deleteDelayDuration", '"5" has no unit; write a duration such as "5s"'),
+            ("spec.ttlStrategy.secondsAfterCompletion", "-5 is negative; use a number of seconds (0 or more)"),
+        ],
+        id="workflow-deadlines-and-gc",
+    ),
+    pytest.param(
         cron(schedule="0 * * * *", schedules=["0 1 * * *"]),
         [
             (

@@ -378,6 +378,13 @@ class Checker:
                 "remove artifactGC; expire artifacts with the bucket's lifecycle rules instead",
             )
         self.check_positive_int(f"{base}.parallelism", spec.get("parallelism"))
+        self.check_seconds(f"{base}.activeDeadlineSeconds", spec.get("activeDeadlineSeconds"))
+        ttl = _m(spec.get("ttlStrategy"))
+        for key in ("secondsAfterCompletion", "secondsAfterSuccess", "secondsAfterFailure"):
+            self.check_seconds(f"{base}.ttlStrategy.{key}", ttl.get(key))
+        delay = _m(spec.get("podGC")).get("deleteDelayDuration")
+        if delay is not None:
+            self.check_duration(f"{base}.podGC.deleteDelayDuration", delay)
         if isinstance(spec.get("retryStrategy"), dict):
             self.check_retry(spec["retryStrategy"], f"{base}.retryStrategy")
         if isinstance(self.defaults.get("retryStrategy"), dict):
@@ -483,6 +490,10 @@ class Checker:
             "FieldValueNotFound",
         )
         return False
+
+    def check_seconds(self, path: str, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            self.error(path, f"{value} is negative; use a number of seconds (0 or more)")
 
     def check_positive_int(self, path: str, value: Any) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
