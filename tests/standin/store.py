@@ -342,6 +342,10 @@ class Store:
         wanted_rv = meta.get("resourceVersion")
         if wanted_rv not in (None, "") and str(wanted_rv) != current["metadata"]["resourceVersion"]:
             raise conflict(rt, name)
+        if rt.crd and mutate is None and wanted_rv in (None, ""):
+            # custom resources allow no unconditional update (PUT without resourceVersion)
+            cause = Cause("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")
+            raise invalid(rt, name, [cause])
         if meta.get("name", name) != name:
             raise bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
@@ -373,6 +377,9 @@ class Store:
                 else:
                     new["metadata"].pop(fixed, None)
             new = self._admit_schema(rt, name, new)
+            immutable = _immutable_changes(rt, current, new)
+            if immutable:
+                raise invalid(rt, name, immutable)
         new["metadata"]["generation"] = current["metadata"].get("generation", 1)
         if _spec_of(new) != _spec_of(current):
             new["metadata"]["generation"] += 1
@@ -780,6 +787,44 @@ class Store:
     def wait_for_events(self, timeout: float) -> None:
         with self.lock:
             self.lock.wait(timeout)
+
+
+def _immutable_changes(rt: ResourceType, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Cause]:
+    """The immutability rules controllers trip over: a Job's selector and pod template (unless suspended: only
+    its scheduling directives may change then, not checked here), a Pod's spec beyond images, deadlines and
+    added tolerations."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if (rt.group, rt.plural) == ("batch", "jobs"):
+        causes = []
+        for field_name in ("selector", "completions", "completionMode"):
+            if old_spec.get(field_name) != new_spec.get(field_name):
+                causes.append(Cause(f"spec.{field_name}", "Invalid value: field is immutable"))
+        if not old_spec.get("suspend") and old_spec.get("template") != new_spec.get("template"):
+            causes.append(Cause("spec.template", "Invalid value: field is immutable"))
+        return causes
+    if (rt.group, rt.plural) == ("", "pods"):
+
+        def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
+            out = copy.deepcopy(dict(spec))
+            for key in ("containers", "initContainers", "ephemeralContainers"):
+                for container in out.get(key) or []:
+                    container.pop("image", None)
+            for key in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
+                out.pop(key, None)
+            return out
+
+        if comparable(old_spec) != comparable(new_spec):
+            return [
+                Cause(
+                    "spec",
+                    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+                    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+                    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
+                    "set to 1 if it was previously negative)",
+                    "FieldValueForbidden",
+                )
+            ]
+    return []
 
 
 def _spec_of(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -138,15 +138,28 @@ def test_update_with_a_stale_resource_version_is_409_conflict(kube_client: Any) 
     assert core.read_namespaced_config_map("a", "default").data == {"k": "new"}
 
 
-POD = {
-    "metadata": {"name": "p", "labels": {"a": "1"}, "finalizers": ["x/one"]},
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "d", "labels": {"a": "1"}, "finalizers": ["x/one"]},
     "spec": {
-        "containers": [
-            {"name": "main", "image": "alpine", "env": [{"name": "A", "value": "1"}]},
-            {"name": "wait", "image": "trellis"},
-        ]
+        "selector": {"matchLabels": {"app": "d"}},
+        "template": {
+            "metadata": {"labels": {"app": "d"}},
+            "spec": {
+                "containers": [
+                    {"name": "main", "image": "alpine", "env": [{"name": "A", "value": "1"}]},
+                    {"name": "wait", "image": "trellis"},
+                ]
+            },
+        },
     },
 }
+
+
+def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = obj["spec"]["template"]["spec"]["containers"]
+    return found
 
 
 @pytest.mark.parametrize(
@@ -166,17 +179,14 @@ POD = {
         ),
         pytest.param(
             "application/strategic-merge-patch+json",
-            {"spec": {"containers": [{"name": "wait", "image": "trellis:2"}]}},
-            lambda p: (
-                [(c["name"], c["image"]) for c in p["spec"]["containers"]]
-                == [("main", "alpine"), ("wait", "trellis:2")]
-            ),
+            {"spec": {"template": {"spec": {"containers": [{"name": "wait", "image": "trellis:2"}]}}}},
+            lambda p: [(c["name"], c["image"]) for c in containers(p)] == [("main", "alpine"), ("wait", "trellis:2")],
             id="strategic-merges-containers-by-name",
         ),
         pytest.param(
             "application/strategic-merge-patch+json",
-            {"spec": {"containers": [{"name": "main", "$patch": "delete"}]}},
-            lambda p: [c["name"] for c in p["spec"]["containers"]] == ["wait"],
+            {"spec": {"template": {"spec": {"containers": [{"name": "main", "$patch": "delete"}]}}}},
+            lambda p: [c["name"] for c in containers(p)] == ["wait"],
             id="strategic-delete-directive",
         ),
         pytest.param(
@@ -194,13 +204,12 @@ POD = {
     ],
 )
 def test_patch_types(kube: KubeStandin, kube_client: Any, content_type: str, patch: Any, check: Any) -> None:
-    client.CoreV1Api(kube_client).create_namespaced_pod("default", POD)
-    rv = kube.get("v1", "Pod", "p")["metadata"]["resourceVersion"]
-    reply = requests.patch(
-        f"{kube.url}/api/v1/namespaces/default/pods/p", data=json.dumps(patch), headers={"Content-Type": content_type}
-    )
+    client.AppsV1Api(kube_client).create_namespaced_deployment("default", DEPLOYMENT)
+    rv = kube.get("apps/v1", "Deployment", "d")["metadata"]["resourceVersion"]
+    url = f"{kube.url}/apis/apps/v1/namespaces/default/deployments/d"
+    reply = requests.patch(url, data=json.dumps(patch), headers={"Content-Type": content_type})
     assert reply.status_code == 200, reply.text
-    patched = kube.get("v1", "Pod", "p")
+    patched = kube.get("apps/v1", "Deployment", "d")
     assert check(patched), patched
     assert int(patched["metadata"]["resourceVersion"]) > int(rv)
 
@@ -581,3 +590,48 @@ def test_a_python_watch_resumes_after_a_dropped_stream_without_losing_events(
     w.stop()
     assert names == ["before", "after"]
     assert [r.verb for r in kube.requests if r.verb == "watch"] == ["watch", "watch"]
+
+
+def test_custom_resources_refuse_an_update_without_a_resource_version(kube: KubeStandin) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+    kube.create(crd)
+    kube.create({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}})
+    url = f"{kube.url}/apis/example.com/v1/namespaces/default/widgets/w"
+    reply = requests.put(url, json={"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    assert reply.status_code == 422
+    assert reply.json()["message"] == (
+        'Widget.example.com "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for '
+        "an update"
+    )
+
+
+def test_a_pod_spec_change_beyond_images_is_forbidden(kube: KubeStandin, kube_client: Any) -> None:
+    core = client.CoreV1Api(kube_client)
+    core.create_namespaced_pod(
+        "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "alpine"}]}}
+    )
+    core.patch_namespaced_pod("p", "default", {"spec": {"containers": [{"name": "main", "image": "alpine:3"}]}})
+    with pytest.raises(ApiException) as caught:
+        core.patch_namespaced_pod("p", "default", {"spec": {"containers": [{"name": "main", "command": ["x"]}]}})
+    status = status_of(caught.value)
+    assert (caught.value.status, status["details"]["causes"][0]["field"]) == (422, "spec")
+    assert status["message"].startswith(
+        'Pod "p" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`'
+    )

@@ -192,22 +192,51 @@ def test_kubectl_get_shows_pod_and_job_status_columns(kube: KubeStandin) -> None
     ]
 
 
-def test_kubectl_apply_of_a_changed_builtin_merges_its_strategic_patch(kube: KubeStandin) -> None:
-    two_env = JOB.replace(
-        "command: [echo, hi]}", "command: [echo, hi], env: [{name: A, value: '1'}, {name: B, value: '2'}]}"
+def test_kubectl_apply_of_a_changed_deployment_merges_its_strategic_patch(kube: KubeStandin) -> None:
+    deployment = yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": "alpine",
+                                "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                            },
+                            {"name": "wait", "image": "trellis"},
+                        ]
+                    },
+                },
+            },
+        }
     )
-    kube.kubectl("apply", "-f", "-", stdin=two_env)
-    changed = (
-        two_env.replace("{name: A, value: '1'}, ", "")
-        .replace("value: '2'", "value: '3'")
-        .replace("image: trellis}", "image: trellis, env: [{name: C, value: '4'}]}")
-    )
-    assert kube.kubectl("apply", "-f", "-", stdin=changed).stdout == "job.batch/hello-main configured\n"
-    containers = kube.get("batch/v1", "Job", "hello-main")["spec"]["template"]["spec"]["containers"]
-    assert [(c["name"], c.get("env")) for c in containers] == [
+    kube.kubectl("apply", "-f", "-", stdin=deployment)
+    changed = yaml.safe_load(deployment)
+    main, wait = changed["spec"]["template"]["spec"]["containers"]
+    main["env"] = [{"name": "B", "value": "3"}]
+    wait["env"] = [{"name": "C", "value": "4"}]
+    out = kube.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(changed))
+    assert out.stdout == "deployment.apps/web configured\n"
+    stored = kube.get("apps/v1", "Deployment", "web")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c.get("env")) for c in stored] == [
         ("main", [{"name": "B", "value": "3"}]),
         ("wait", [{"name": "C", "value": "4"}]),
     ]
+
+
+def test_kubectl_apply_of_a_changed_job_template_is_refused_as_immutable(kube: KubeStandin) -> None:
+    kube.kubectl("apply", "-f", "-", stdin=JOB)
+    out = kube.kubectl(
+        "apply", "-f", "-", stdin=JOB.replace("command: [echo, hi]", "command: [echo, bye]"), check=False
+    )
+    assert out.returncode == 1
+    assert out.stderr == 'The Job "hello-main" is invalid: spec.template: Invalid value: field is immutable\n'
 
 
 def test_kubectl_get_watch_prints_each_change_as_a_row(crds: KubeStandin) -> None:
