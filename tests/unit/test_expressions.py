@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -855,12 +854,12 @@ def test_jsonpath_supports_the_subset_people_use(path: str, result: Any) -> None
 
 
 def _fails_with(call: Any, fragment: str, code: str) -> None:
-    started = time.perf_counter()
+    # No timing here (speed lives in benchmarks): a limit that were checked only after the work would make
+    # these cases run into the test timeout instead.
     with pytest.raises(ExpressionError) as caught:
         call()
     assert fragment in caught.value.message
     assert caught.value.code == code
-    assert time.perf_counter() - started < 5  # generous for slow CI machines: the point is that it stops
 
 
 @pytest.mark.parametrize(
@@ -940,11 +939,9 @@ def test_functions_refuse_to_build_huge_strings_before_building_them(text: str) 
     _fails_with(lambda: compile_expression(text).evaluate(BIG), "builds a string of", "limit")
 
 
-def test_uniq_of_a_large_list_is_fast() -> None:
-    started = time.perf_counter()
+def test_uniq_of_a_large_list_keeps_first_occurrences() -> None:
     assert len(compile_expression("uniq(1..100000)").evaluate({})) == 100_000
     assert compile_expression("uniq([1, 1.0, '1', true, [1], [1]])").evaluate({}) == [1, "1", True, [1]]
-    assert time.perf_counter() - started < 2
 
 
 def test_a_long_substituted_when_is_evaluated_but_not_cached() -> None:
@@ -962,11 +959,10 @@ def test_a_long_substituted_when_is_evaluated_but_not_cached() -> None:
 
 
 def test_catastrophic_backtracking_patterns_run_in_linear_time() -> None:
+    # A backtracking engine would take longer than the universe's age here (and the test timeout ends it).
     subject = "a" * 100_000 + "!"
-    started = time.perf_counter()
     assert compile_expression("s matches '^(a+)+$'").evaluate({"s": subject}) is False
     assert evaluate_when(f"'{'a' * 30}!' =~ '^(a|aa)+$'") is False
-    assert time.perf_counter() - started < 1
 
 
 def test_expressions_cannot_reach_python_attributes() -> None:
@@ -986,55 +982,9 @@ def test_limits_are_what_the_docs_say() -> None:
     assert (MAX_EXPRESSION_LENGTH, MAX_DEPTH, MAX_STRING_LENGTH, MAX_LIST_LENGTH) == (10240, 64, 1048576, 100000)
 
 
-def test_compiled_expressions_are_cached_and_fast() -> None:
+def test_compiled_expressions_are_cached() -> None:
     text = "asInt(inputs.parameters.foo) * 10 + len(steps['flip-coin'].outputs.result)"
     assert compile_expression(text) is compile_expression(text)
-    expression = compile_expression(text)
-    started = time.perf_counter()
-    for _ in range(10_000):
-        expression.evaluate(ENV)
-    assert time.perf_counter() - started < 1.5
-
-
-def test_parsing_is_linear_in_the_length_of_the_text() -> None:
-    def parse_time(terms: int) -> float:
-        text = " && ".join(f"t{n}.Succeeded" for n in range(terms))
-        started = time.perf_counter()
-        parse_depends.__wrapped__(text)
-        return time.perf_counter() - started
-
-    small, large = parse_time(50), parse_time(500)
-    assert large < small * 40
-
-
-@pytest.mark.parametrize(
-    ("parse", "piece"),
-    [
-        pytest.param(lambda text: _compile_uncached(f"[{text}]"), "1, ", id="expression"),
-        pytest.param(lambda text: _parse_when_uncached(f"a in ({text}a)"), "a, ", id="when"),
-    ],
-)
-def test_expression_and_when_parsing_is_linear(parse: Any, piece: str) -> None:
-    def parse_time(count: int) -> float:
-        text = piece * count
-        started = time.perf_counter()
-        parse(text)
-        return time.perf_counter() - started
-
-    small, large = min(parse_time(200) for _ in range(3)), min(parse_time(2000) for _ in range(3))
-    assert large < small * 40
-
-
-def _compile_uncached(text: str) -> Any:
-    from webhook.expressions import _compile_expression
-
-    return _compile_expression.__wrapped__(text, "expression", False)
-
-
-def _parse_when_uncached(text: str) -> Any:
-    from webhook.expressions import _WhenParser
-
-    return _WhenParser(text).parse()
 
 
 # ---------------------------------------------------------------------------------------------------------------
