@@ -677,7 +677,8 @@ class Checker:
         if isinstance(t.get("archiveLocation"), dict):
             self.check_artifact_location(t["archiveLocation"], f"{path}.archiveLocation")
 
-        info = info or self.infos.get(name) or template_info(t)
+        if info is None:  # a duplicate name has its own inputs and outputs, not those of the first one
+            info = self.infos[name] if self.templates.get(name) is t else template_info(t)
         scope = Scope(workflow=self.workflow, template=info, in_loop=loop[0], loop_keys=loop[1])
         if kind == "dag":
             self.check_dag(t, _m(t.get("dag")), path, info)
@@ -1226,6 +1227,7 @@ class Checker:
         using_depends = depends_at is not None
         looped = [self.loop_scope(task)[0] for task in tasks]
         edges: list[list[int]] = [[] for _ in tasks]
+        unreadable: set[int] = set()
         for j, task in enumerate(tasks):
             p = f"{tpath}[{j}]"
             name = _s(task.get("name"))
@@ -1270,6 +1272,7 @@ class Checker:
                         'e.g. "a && (b.Succeeded || c.Failed)"',
                     )
                     operands = ()
+                    unreadable.add(j)  # its ancestors are unknown: do not report references through it
                 else:
                     # The planner parses with webhook.expressions: accept nothing it would refuse.
                     problem = expressions.depends_problem(depends)
@@ -1301,7 +1304,7 @@ class Checker:
                         edges[j].append(index[op.task])
         dep_field = "depends" if using_depends else "dependencies"
         in_cycle = self.report_cycles(tasks, edges, tpath, dep_field)
-        ancestors = _ancestors(edges, in_cycle)
+        ancestors = _ancestors(edges, in_cycle | unreadable)
 
         siblings: dict[str, Sibling] = {}
         callees: list[TemplateInfo | None] = []
