@@ -122,6 +122,7 @@ class _PodRun:
         self.done = threading.Event()
         self.timings: dict[str, ContainerTiming] = {}
         self.finished_containers: set[str] = set()
+        self.version = 0  # bumped on every change of the Job or Pod objects
         self.thread: threading.Thread | None = None
 
 
@@ -225,6 +226,20 @@ class Kubelet:
         with self._lock:
             return [copy.deepcopy(r.job) for r in self._runs.values()]
 
+    def versions(self) -> dict[str, int]:
+        """Job name -> a number that changes whenever that Job or its Pod changes (cheap: no copies)."""
+        with self._lock:
+            return {name: run.version for name, run in self._runs.items()}
+
+    def snapshot(self, job_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The Job and its Pods, taken together: metadata and status are copies; `spec` is shared and must be
+        treated as read-only (the kubelet never changes a spec after creation)."""
+        with self._lock:
+            run = self._runs.get(job_name)
+            if run is None:
+                return None
+            return _view(run.job), [_view(run.pod)]
+
     def pods_of(self, job_name: str) -> list[dict[str, Any]]:
         with self._lock:
             run = self._runs.get(job_name)
@@ -314,6 +329,7 @@ class Kubelet:
     def _update(self, run: _PodRun, change: Callable[[], None]) -> None:
         with self._lock:
             change()
+            run.version += 1
         self._on_change()
 
     # ---------------------------------------------------------------------------------------------------------
@@ -605,6 +621,7 @@ class Kubelet:
 
         with self._lock:
             change()
+            run.version += 1
 
     # ---------------------------------------------------------------------------------------------------------
     # Killing
@@ -838,6 +855,10 @@ class Kubelet:
             path = self._bin / name
             path.write_text(text)
             path.chmod(0o755)
+
+
+def _view(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {**obj, "metadata": copy.deepcopy(obj.get("metadata")), "status": copy.deepcopy(obj.get("status"))}
 
 
 def _inside(path: str, parent: str) -> bool:

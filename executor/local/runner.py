@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,6 +123,10 @@ class Runner:
         self._nodes_by_job: dict[str, tuple[str, str]] = {}  # job name -> (node ID, node name)
         self._deleted: dict[str, str] = {}  # node ID -> job name, Jobs this runner deleted
         self._pod_names: dict[str, str] = {}  # node ID -> pod name
+        self._observations: dict[str, tuple[int, JobObservation]] = {}  # job name -> (kubelet version, observation)
+        self._last_observed: dict[str, JobObservation] | None = None
+        self._dirty = True  # plan at the next pass whatever was observed
+        self._requeue: datetime | None = None
         self._last_history_write = 0.0
         self._recorded_artifacts: set[tuple[str, str]] = set()
         self.kubelet = Kubelet(
@@ -190,26 +194,47 @@ class Runner:
         spec = self.workflow.setdefault("spec", {})
         if shutdown and spec.get("shutdown") != "Terminate":
             spec["shutdown"] = shutdown
+            self._dirty = True
         for outputs in resumes:
             resume_workflow(self.workflow, self.clock(), outputs)
+            self._dirty = True
 
     def _observe(self) -> Observed:
+        """One observation per Job; only Jobs that changed since the last pass are copied and read again."""
         observed: dict[str, JobObservation] = {}
-        for job in self.kubelet.list_jobs():
-            name = job["metadata"]["name"]
-            obs = self.engine.observe_job(job, self.kubelet.pods_of(name))
-            node_id = obs.node_id or self._nodes_by_job.get(name, ("", ""))[0]
-            if obs.pod_name:
-                self._pod_names[node_id] = obs.pod_name
-            observed[node_id] = obs
+        cache: dict[str, tuple[int, JobObservation]] = {}
+        for name, version in self.kubelet.versions().items():
+            cached = self._observations.get(name)
+            if cached is not None and cached[0] == version:
+                obs = cached[1]
+            else:
+                snap = self.kubelet.snapshot(name)
+                if snap is None:
+                    continue
+                obs = self.engine.observe_job(*snap)
+                if not obs.node_id:
+                    obs = replace(obs, node_id=self._nodes_by_job.get(name, ("", ""))[0])
+                if obs.pod_name:
+                    self._pod_names[obs.node_id] = obs.pod_name
+            cache[name] = (version, obs)
+            observed[obs.node_id] = obs
+        self._observations = cache
         for node_id, job_name in self._deleted.items():
             if node_id not in observed:
                 observed[node_id] = JobObservation(node_id=node_id, job_name=job_name, phase="Failed", deleted=True)
         return observed
 
     def _one_pass(self) -> datetime | None:
+        """Plan and apply, unless nothing the planner reads changed since the last pass (the same observations, no
+        status written by that pass, no request, no timer due): then planning again would decide the same."""
         now = self.clock()
-        actions = self.engine.plan(self.workflow, self._observe(), now, context=self.settings.context)
+        observed = self._observe()
+        due = self._requeue is not None and now >= self._requeue
+        if not (self._dirty or due) and observed == self._last_observed:
+            return self._requeue
+        self._last_observed = dict(observed)
+        self._dirty = False
+        actions = self.engine.plan(self.workflow, observed, now, context=self.settings.context)
         requeue: datetime | None = None
         for action in actions:
             if isinstance(action, CreateJob):
@@ -218,13 +243,16 @@ class Runner:
                 if self.kubelet.delete_job(action.job_name, reason=action.reason):
                     self._deleted[action.node_id] = action.job_name
             elif isinstance(action, UpdateStatus):
-                self.workflow["status"] = copy.deepcopy(dict(action.status))
+                if action.status != self.workflow.get("status"):
+                    self._dirty = True  # as the cluster's own status write triggers another pass
+                self.workflow["status"] = dict(action.status)  # plan() builds a new status each pass
                 self._write_history(final=False)
                 self.listener.status(self.workflow)
             elif isinstance(action, RecordEvent):
                 self.listener.event(action)
             elif isinstance(action, RequeueAt):
                 requeue = action.when if requeue is None else min(requeue, action.when)
+        self._requeue = requeue
         return requeue
 
     def _create(self, action: CreateJob) -> None:
