@@ -6,7 +6,6 @@ import copy
 import functools
 import json
 import random
-import time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -662,26 +661,17 @@ def test_a_non_object_document_is_one_error() -> None:
     ]
 
 
-def test_a_5000_task_dag_validates_well_under_a_second() -> None:
-    big = dag_workflow(5000)
-    schema_errors(dag_workflow(1))  # compile once
-    start = time.perf_counter()
-    assert schema_errors(big) == []
-    assert time.perf_counter() - start < 0.5
+def test_a_5000_task_dag_validates() -> None:  # its speed: bench/webhook.py and docs/benchmarks.md
+    assert schema_errors(dag_workflow(5000)) == []
 
 
-def test_an_invalid_5000_task_dag_still_validates_under_a_second() -> None:
-    big = dag_workflow(5000)
-    broken = copy.deepcopy(big)
+def test_one_invalid_task_among_5000_is_found_with_its_path() -> None:
+    broken = copy.deepcopy(dag_workflow(5000))
     broken["spec"]["templates"][0]["dag"]["tasks"][4000]["dependecies"] = ["t1"]
-    schema_errors(dag_workflow(1))
-    start = time.perf_counter()
     errors = schema_errors(broken)
-    elapsed = time.perf_counter() - start
     assert [str(e) for e in errors] == [
         'spec.templates[0].dag.tasks[4000].dependecies: unknown field "dependecies"; did you mean "dependencies"?'
     ]
-    assert elapsed < 1.0
 
 
 def test_the_schemas_are_valid_draft_2020_12_schemas() -> None:
@@ -871,16 +861,12 @@ def test_field_paths_use_brackets_for_indexes_and_map_keys(kind: str, location: 
     assert field_path(kind, location) == expected
 
 
-def test_5000_invalid_tasks_are_all_reported_in_reasonable_time() -> None:
+def test_5000_invalid_tasks_are_all_reported() -> None:
     big = dag_workflow(5000)
     for task in big["spec"]["templates"][0]["dag"]["tasks"]:
         task["dependecies"] = task.pop("dependencies")
-    schema_errors(dag_workflow(1))
-    start = time.perf_counter()
     errors = schema_errors(big)
-    elapsed = time.perf_counter() - start
     assert len(errors) == 5000
     assert str(errors[4999]) == (
         'spec.templates[0].dag.tasks[4999].dependecies: unknown field "dependecies"; did you mean "dependencies"?'
     )
-    assert elapsed < 3.0  # ~0.5 s here; the webhook's own timeout is 10 s
