@@ -996,3 +996,16 @@ def test_mounts_name_declared_volumes_once_each_and_artifacts_avoid_them() -> No
 def test_a_script_needs_its_source() -> None:
     manifest = workflow({"name": "main", "script": {"image": "python:3.12", "command": ["python3"]}})
     assert errors_of(manifest) == [("spec.templates[0].script.source", "is required: the script to run")]
+
+
+def test_a_depends_that_does_not_parse_is_reported_once() -> None:
+    manifest = workflow(
+        dag(
+            task("a", "gen"),
+            task("b", depends="a &&", arguments=arg("msg", "{{tasks.a.outputs.result}}")),
+            task("c", depends="b", arguments=arg("msg", "{{tasks.a.outputs.result}}")),
+        ),
+        echo("echo", "msg"),
+        echo("gen"),
+    )
+    assert [path for path, _ in errors_of(manifest)] == ["spec.templates[0].dag.tasks[1].depends"]

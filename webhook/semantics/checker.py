@@ -1547,8 +1547,9 @@ def _find_cycle(start: int, edges: list[list[int]], members: set[int]) -> list[i
     return [start, start]
 
 
-def _ancestors(edges: list[list[int]], in_cycle: set[int]) -> list[int]:
-    """Ancestor bitsets in topological order (Kahn); tasks in or after a cycle see everything (already reported)."""
+def _ancestors(edges: list[list[int]], unknown: set[int]) -> list[int]:
+    """Ancestor bitsets in topological order (Kahn). Tasks in `unknown` (in a cycle, or with an unreadable
+    depends) and the tasks after them see everything: their problem is reported already, once."""
     n = len(edges)
     everything = (1 << n) - 1
     pending = [len(deps) for deps in edges]
@@ -1565,13 +1566,13 @@ def _ancestors(edges: list[list[int]], in_cycle: set[int]) -> list[int]:
         bits = 0
         for d in edges[j]:
             bits |= ancestors[d] | (1 << d)
-        ancestors[j] = bits
+        ancestors[j] = everything if j in unknown else bits
         for u in users[j]:
             pending[u] -= 1
             if pending[u] == 0:
                 ready.append(u)
     for j in range(n):
-        if not done[j] or j in in_cycle:
+        if not done[j] or j in unknown:
             ancestors[j] = everything
     return ancestors
 
