@@ -53,8 +53,9 @@ What it emulates:
   an in-process API (`create`, `get`, `list`, `patch`, `delete`, `wait_until`) that skips the request log.
 
 What it does NOT emulate (by design; tests must not rely on these):
-- Authentication, authorization and RBAC enforcement (RBAC objects are stored only), TLS on the API itself
-  (plain HTTP on loopback), API priority and fairness, audit.
+- Authentication, authorization and RBAC enforcement (RBAC objects are stored only; any bearer token is
+  accepted), client certificates, API priority and fairness, audit. (HTTPS is optional: `KubeStandin(tls=True)`
+  serves with a fresh CA that the kubeconfig and `client()` trust.)
 - Protobuf, server-side apply (`application/apply-patch+yaml` is 415), OpenAPI v2 (404: kubectl falls back to
   v3/its compiled-in types), aggregated discovery. Table output (`kubectl get`) has CRD printer columns, a subset
   of the Pod and Job columns, and Name/Age for every other kind (tables.py).

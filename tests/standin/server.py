@@ -11,8 +11,10 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -63,8 +65,13 @@ class KubeStandin:
         bookmark_interval: float = 1.0,
         watch_timeout: float = 300.0,
         service_hosts: Mapping[tuple[str, str], tuple[str, int]] | None = None,
+        tls: bool = False,
     ) -> None:
+        """`tls`: serve HTTPS with a fresh CA (in `ca_file`, and in the kubeconfig) instead of plain HTTP."""
         self.store = Store(event_window=event_window, service_hosts=dict(service_hosts or {}))
+        self.tls = tls
+        self.ca_file: Path | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self.bookmark_interval = bookmark_interval  # seconds between BOOKMARK events on allowWatchBookmarks
         self.watch_timeout = watch_timeout  # default length of a watch without timeoutSeconds
         self._httpd: ThreadingHTTPServer | None = None
@@ -81,11 +88,26 @@ class KubeStandin:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls:
+            self._httpd.socket = self._tls_context().wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-standin", daemon=True
         )
         self._thread.start()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext:
+        from webhook.certs import issue_certificates
+
+        bundle = issue_certificates(dns_names=["localhost"], ip_addresses=["127.0.0.1"], now=datetime.now(UTC))
+        self._tls_dir = tempfile.TemporaryDirectory(prefix="kube-standin-tls-")
+        directory = Path(self._tls_dir.name)
+        for name, data in (("ca.crt", bundle.ca_cert), ("tls.crt", bundle.tls_cert), ("tls.key", bundle.tls_key)):
+            (directory / name).write_bytes(data)
+        self.ca_file = directory / "ca.crt"
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
+        return context
 
     def stop(self) -> None:
         with self.store.lock:
@@ -96,6 +118,8 @@ class KubeStandin:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> KubeStandin:
         return self.start()
@@ -106,7 +130,7 @@ class KubeStandin:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "start() the stand-in first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def client(self) -> Any:
         """A `kubernetes.client.ApiClient` bound to this stand-in (use with CoreV1Api(api), Watch(), ...)."""
@@ -116,6 +140,8 @@ class KubeStandin:
         config.host = self.url
         config.api_key = {"authorization": "standin-token"}
         config.api_key_prefix = {"authorization": "Bearer"}
+        if self.ca_file is not None:
+            config.ssl_ca_cert = str(self.ca_file)
         return k8s.ApiClient(config)
 
     def kubectl(
@@ -145,10 +171,13 @@ class KubeStandin:
 
     def write_kubeconfig(self, path: Path, *, namespace: str = "default") -> Path:
         """A kubeconfig for kubectl and `kubernetes.config.load_kube_config(config_file=...)`."""
+        cluster: JSON = {"server": self.url}
+        if self.ca_file is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_file.read_bytes()).decode()
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "standin", "cluster": cluster}],
             "users": [{"name": "admin", "user": {"token": "standin-token"}}],
             "contexts": [
                 {"name": "standin", "context": {"cluster": "standin", "user": "admin", "namespace": namespace}}

@@ -635,3 +635,19 @@ def test_a_pod_spec_change_beyond_images_is_forbidden(kube: KubeStandin, kube_cl
     assert status["message"].startswith(
         'Pod "p" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`'
     )
+
+
+def test_the_stand_in_can_serve_https_to_the_client_and_kubectl(tmp_path: Any) -> None:
+    from tests.standin import running_standin
+
+    with running_standin(tls=True) as secure:
+        assert secure.url.startswith("https://127.0.0.1:")
+        secure.write_kubeconfig(tmp_path / "kubeconfig")
+        api = secure.client()
+        try:
+            client.CoreV1Api(api).create_namespaced_config_map("default", cm("over-tls"))
+        finally:
+            api.close()
+        assert secure.kubectl("get", "cm", "-o", "name").stdout == "configmap/over-tls\n"
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{secure.url}/api/v1/namespaces", timeout=5)  # not signed by a CA the system trusts
