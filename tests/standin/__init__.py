@@ -50,7 +50,8 @@ What it emulates:
 - Errors are `kind: Status` objects with code, reason, message and details, as the API server writes them.
 - Tests: fault injection (`inject_fault`: an error code, a `delay` (client timeouts), or `disconnect` without
   an answer), `drop_watches`, `compact`, the request log, pod logs (`set_pod_log`),
-  an in-process API (`create`, `get`, `list`, `patch`, `delete`, `wait_until`) that skips the request log.
+  an in-process API (`create`, `get`, `list_objects`, `patch`, `delete`, `wait_until`) that skips the request
+  log. Also enforced: no unconditional PUT of custom resources, Job selector/template and Pod spec immutability.
 
 What it does NOT emulate (by design; tests must not rely on these):
 - Authentication, authorization and RBAC enforcement (RBAC objects are stored only; any bearer token is
@@ -59,14 +60,16 @@ What it does NOT emulate (by design; tests must not rely on these):
 - Protobuf, server-side apply (`application/apply-patch+yaml` is 415), OpenAPI v2 (404: kubectl falls back to
   v3/its compiled-in types), aggregated discovery. Table output (`kubectl get`) has CRD printer columns, a subset
   of the Pod and Job columns, and Name/Age for every other kind (tables.py).
-- Validation and defaulting of built-in kinds beyond the few listed above (no immutability checks, no schema
-  for pods/jobs; unknown fields in built-in kinds are kept), CEL rules, `format`, defaults in CRD schemas,
+- Validation and defaulting of built-in kinds beyond the few listed above (immutability is checked only for a
+  Job's selector/completions/template and a Pod's spec; no schema for pods/jobs; unknown fields in built-in
+  kinds are kept), CEL rules, `format`, defaults in CRD schemas,
   CRD conversion between versions (all versions share one stored object), scale subresources.
 - Controllers: no scheduler, kubelet, Job controller, namespace lifecycle (deleting a namespace deletes its
   contents at once), TTL-after-finished, service endpoints, token or certificate controllers. The test
   kubelet (kubelet.py) moves pods and Jobs when a test says so.
 - Pod graceful deletion (pods go at once), `follow` on logs, exec/attach/port-forward, eviction, scale.
-- `sendInitialEvents`/`resourceVersionMatch` semantics, watch caches per resource (one global history).
+- `resourceVersionMatch` semantics (lists are always current), watch caches per resource (one global
+  history); `sendInitialEvents` is served as "current objects, then the initial-events-end bookmark".
 """
 
 from .kubelet import ContainerOutcome, LocalKubeletBridge, SimKubelet
