@@ -1009,3 +1009,10 @@ def test_a_depends_that_does_not_parse_is_reported_once() -> None:
         echo("gen"),
     )
     assert [path for path, _ in errors_of(manifest)] == ["spec.templates[0].dag.tasks[1].depends"]
+
+
+def test_retries_is_set_when_the_workflow_gives_every_template_a_retry_strategy() -> None:
+    template = echo("main") | {"container": {"image": "a", "args": ["attempt {{retries}}"]}}
+    assert errors_of(workflow(template, templateDefaults={"retryStrategy": {"limit": 2}})) == []
+    assert errors_of(workflow(template, retryStrategy={"limit": 2})) == []
+    assert len(errors_of(workflow(template))) == 1

@@ -181,6 +181,7 @@ class Checker:
         self.infos: dict[str, TemplateInfo] = {}
         self.defaults: Mapping[str, Any] = {}
         self.volumes: set[str] | None = None
+        self.retry_everywhere = False
         self.input_cache: dict[int, tuple[Mapping[str, Any], list[str], list[str], frozenset[str], frozenset[str]]] = {}
         self.workflow = WorkflowInfo(frozenset(), False, frozenset(), frozenset(), False)
 
@@ -303,6 +304,7 @@ class Checker:
         templates = _l(spec.get("templates"))
         tpath = f"{base}.templates"
         self.defaults = _m(spec.get("templateDefaults"))
+        self.retry_everywhere = bool(spec.get("retryStrategy") or self.defaults.get("retryStrategy"))
         # Volumes containers may mount; None when the pod spec comes from elsewhere (workflowTemplateRef, claims).
         self.volumes = {_s(_m(v).get("name")) for v in _l(spec.get("volumes"))} - {""}
         if (
@@ -679,6 +681,8 @@ class Checker:
 
         if info is None:  # a duplicate name has its own inputs and outputs, not those of the first one
             info = self.infos[name] if self.templates.get(name) is t else template_info(t)
+        if self.retry_everywhere and not info.has_retry:  # spec.retryStrategy / templateDefaults.retryStrategy
+            info = replace(info, has_retry=True)
         scope = Scope(workflow=self.workflow, template=info, in_loop=loop[0], loop_keys=loop[1])
         if kind == "dag":
             self.check_dag(t, _m(t.get("dag")), path, info)
