@@ -20,6 +20,7 @@ from executor.commands.run import trellis_home
 from executor.local.history import History, RunRecord
 from executor.local.progress import parse_time, short_duration, summary
 from executor.local.runner import FINISHED, dumps, pid_alive
+from executor.status import nodes_of
 
 HELP = {
     "list": "list local runs (newest first)",
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _logs(history: History, record: RunRecord, node: str | None, container: str) -> int:
-    nodes = (record.workflow.get("status") or {}).get("nodes") or {}
+    nodes = nodes_of(record.workflow.get("status"))
     entries = [e for e in history.logs(record.name) if e.container == container]
     if node:
 

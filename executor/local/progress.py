@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from executor.contract import RecordEvent
+from executor.status import nodes_of
 
 ICONS = {
     "Succeeded": "✔",
@@ -83,7 +84,7 @@ class TreeRow:
 def node_tree(workflow: Mapping[str, Any]) -> list[TreeRow]:
     """Nodes in `argo get` order: the root, then each node's children; a DAG lists its tasks flat (by start)."""
     name = str((workflow.get("metadata") or {}).get("name") or "")
-    nodes: Mapping[str, Mapping[str, Any]] = (workflow.get("status") or {}).get("nodes") or {}
+    nodes: Mapping[str, Mapping[str, Any]] = nodes_of(workflow.get("status"))
     if not nodes:
         return []
     by_boundary: dict[str, list[Mapping[str, Any]]] = {}
@@ -190,7 +191,8 @@ def summary(
         widths = [max(len(r[i]) for r in table) for i in range(4)]
         lines.append("")
         for r in table:
-            lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)).rstrip() + ("  " + r[4] if r[4] else ""))
+            cells = "  ".join(r[i].ljust(widths[i]) for i in range(4))
+            lines.append(f"{cells}  {r[4]}" if r[4] else cells.rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -205,7 +207,7 @@ class PlainListener:
         self._lock = threading.Lock()
 
     def status(self, workflow: Mapping[str, Any]) -> None:
-        nodes = (workflow.get("status") or {}).get("nodes") or {}
+        nodes = nodes_of(workflow.get("status"))
         now = datetime.now(UTC)
         with self._lock:
             for nid, node in nodes.items():
@@ -286,7 +288,7 @@ class RichListener:
     def status(self, workflow: Mapping[str, Any]) -> None:
         with self._lock:
             self._workflow = workflow
-            for nid, node in ((workflow.get("status") or {}).get("nodes") or {}).items():
+            for nid, node in (nodes_of(workflow.get("status"))).items():
                 self._names[nid] = _label(node)
         self.live.refresh()
 

@@ -43,6 +43,7 @@ from executor.contract import (
 )
 from executor.local.history import History
 from executor.local.kubelet import Kubelet, KubeletSettings, k8s_time
+from executor.status import nodes_of, pack_nodes
 
 FINISHED = frozenset({"Succeeded", "Failed", "Error"})
 ANNOTATION_NODE_ID = "workflows.argoproj.io/node-id"
@@ -286,7 +287,7 @@ class Runner:
             return
         self._last_history_write = now
         self.history.update_run(self.workflow, finished=final)
-        for node in ((self.workflow.get("status") or {}).get("nodes") or {}).values():
+        for node in nodes_of(self.workflow.get("status")).values():
             for art in (node.get("outputs") or {}).get("artifacts") or []:
                 key = (str(node.get("id")), str(art.get("name")))
                 if key in self._recorded_artifacts:
@@ -301,7 +302,10 @@ def resume_workflow(workflow: dict[str, Any], now: datetime, outputs: Mapping[st
     supplied output parameter values (`outputs`: {name: value}) where the node declares them."""
     spec = workflow.setdefault("spec", {})
     spec.pop("suspend", None)
-    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    status = workflow.get("status")
+    if not isinstance(status, dict):
+        return
+    nodes = copy.deepcopy(nodes_of(status))
     for node in nodes.values():
         if node.get("type") != "Suspend" or node.get("phase") not in {"Pending", "Running"}:
             continue
@@ -313,6 +317,7 @@ def resume_workflow(workflow: dict[str, Any], now: datetime, outputs: Mapping[st
                 p["value"] = str(outputs[p["name"]])
         if outputs and not params:
             node.setdefault("outputs", {})["parameters"] = [{"name": k, "value": str(v)} for k, v in outputs.items()]
+    pack_nodes(status, nodes)
 
 
 # -----------------------------------------------------------------------------------------------------------------
