@@ -153,6 +153,7 @@ _DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_T
 
 def parse(source: str, text: str) -> tuple[list[Document], list[Finding]]:
     """The documents of one text (multi-document YAML, or JSON), or a finding saying where it does not parse."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     stripped = text.lstrip()
     if source.endswith(".json") or stripped.startswith(("{", "[")):
         try:

@@ -52,7 +52,7 @@ def _sources(paths: list[str]) -> Iterator[tuple[str, str]]:
             raise UsageError(f"trellis lint: {raw}: no such file or directory")
         for file in files:
             try:
-                yield str(file), file.read_text(encoding="utf-8")
+                yield str(file), file.read_text(encoding="utf-8-sig")
             except UnicodeDecodeError as exc:
                 yield str(file), f"# not UTF-8 text\n\x00 {exc.reason}"
             except OSError as exc:

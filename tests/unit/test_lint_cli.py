@@ -260,3 +260,8 @@ def test_a_workflow_template_defined_twice_is_warned_about(tmp_path: Path, capsy
         f"warning: {two}: WorkflowTemplate/shared: metadata.name: WorkflowTemplate shared is also defined in {one}; "
         "references use that one\n"
     )
+
+
+def test_a_byte_order_mark_is_ignored() -> None:
+    docs, findings = parse("<stdin>", "\ufeff" + json.dumps(yaml.safe_load(VALID)))
+    assert findings == [] and [d.kind for d in docs] == ["Workflow"]
