@@ -67,6 +67,19 @@ OPTIONS = [
         ],
         id="namespaced-with-artifacts",
     ),
+    pytest.param(
+        [
+            "--set-json",
+            'controller.extraArgs=["--configmap=my-config"]',
+            "--set-json",
+            'controller.extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"}]',
+            "--set",
+            "controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/r",
+            "--set-json",
+            'webhook.extraArgs=["--keepalive=5"]',
+        ],
+        id="extra-args-env-and-service-account-annotations",
+    ),
 ]
 
 
@@ -153,6 +166,18 @@ def test_rbac_grants_no_wildcards_and_no_secrets_to_the_controller(options: list
         for rule in role["rules"]:
             if "pods" in rule["resources"] or "configmaps" in rule["resources"]:
                 assert set(rule["verbs"]) == {"get", "list", "watch"}
+
+
+def test_extra_arguments_environment_and_service_account_annotations_reach_the_pods() -> None:
+    docs = render(*OPTIONS[6].values[0])
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    controller = by_name[("Deployment", f"{RELEASE}-controller")]["spec"]["template"]["spec"]["containers"][0]
+    webhook = by_name[("Deployment", f"{RELEASE}-webhook")]["spec"]["template"]["spec"]["containers"][0]
+    assert controller["args"][-1] == "--configmap=my-config"
+    assert controller["env"][-1] == {"name": "HTTPS_PROXY", "value": "http://proxy:3128"}
+    assert webhook["args"][-1] == "--keepalive=5"
+    account = by_name[("ServiceAccount", f"{RELEASE}-controller")]
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}
 
 
 def test_controller_runs_with_leader_election_when_replicated() -> None:
