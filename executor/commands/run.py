@@ -51,6 +51,7 @@ from executor.local.sandbox import Sandbox, SandboxKind, SandboxUnavailable, det
 
 HELP = "run a Workflow on this machine (no cluster): live progress, history, exit code 0 iff Succeeded"
 TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
+LOCAL_GRACE_SECONDS = 10.0  # cap on terminationGracePeriodSeconds when killing a step here (Ctrl-C, deadlines)
 HOST_ENV_KEYS = (
     *("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TERM", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"),
     *("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"),
@@ -352,6 +353,7 @@ def make_runner(session: Session, workflow: Mapping[str, Any], listener: Listene
             capacity=session.parallelism,
             namespace=str(workflow["metadata"].get("namespace") or "default"),
             shared_paths=(str(local_repo),) if local_repo else (),
+            max_grace_seconds=LOCAL_GRACE_SECONDS,
         ),
         dump_jobs=session.dump_jobs,
         stream_logs=session.logs,
