@@ -798,8 +798,8 @@ class _Pass:
         local: dict[str, str] = {"node.name": node_name}
         for name, value in params.items():
             local[f"inputs.parameters.{name}"] = value
-        local["inputs.parameters"] = json.dumps(
-            [{"name": k, "value": v} for k, v in params.items()], separators=(",", ":")
+        local["inputs.parameters"] = (
+            json.dumps([{"name": k, "value": v} for k, v in params.items()], separators=(",", ":")) if params else "[]"
         )
         for artifact in artifacts:
             local[f"inputs.artifacts.{artifact['name']}.path"] = artifact.get("path", "")
