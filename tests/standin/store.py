@@ -173,6 +173,8 @@ class Store:
         self.lock = threading.Condition(threading.RLock())
         self.types: dict[tuple[str, str, str], ResourceType] = {}
         self.objects: dict[tuple[str, str], dict[ObjectKey, JSON]] = {}
+        self.by_uid: dict[str, tuple[tuple[str, str], ObjectKey]] = {}  # uid -> where the object is
+        self.owned: dict[str, set[tuple[tuple[str, str], ObjectKey]]] = {}  # owner uid -> its dependents
         self.rv = 0
         self.events: list[WatchEvent] = []
         self.compacted_through = 0  # watches need resourceVersion >= this
@@ -521,7 +523,11 @@ class Store:
     def _commit(self, rt: ResourceType, key: ObjectKey, obj: JSON, event: str, old: JSON | None) -> None:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        self.objects.setdefault(rt.store_key, {})[key] = obj
+        objects = self.objects.setdefault(rt.store_key, {})
+        if key in objects:
+            self._unindex(rt.store_key, key, objects[key])
+        objects[key] = obj
+        self._index(rt.store_key, key, obj)
         self._record(WatchEvent(self.rv, event, rt.store_key, key[0], copy.deepcopy(obj), old))
 
     def _record(self, event: WatchEvent) -> None:
@@ -532,8 +538,19 @@ class Store:
             del self.events[:drop]
         self.lock.notify_all()
 
+    def _index(self, store_key: tuple[str, str], key: ObjectKey, obj: JSON) -> None:
+        self.by_uid[obj["metadata"]["uid"]] = (store_key, key)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            self.owned.setdefault(str(ref.get("uid")), set()).add((store_key, key))
+
+    def _unindex(self, store_key: tuple[str, str], key: ObjectKey, obj: JSON) -> None:
+        self.by_uid.pop(obj["metadata"]["uid"], None)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            self.owned.get(str(ref.get("uid")), set()).discard((store_key, key))
+
     def _remove(self, rt: ResourceType, key: ObjectKey, current: JSON) -> None:
         del self.objects[rt.store_key][key]
+        self._unindex(rt.store_key, key, current)
         self.rv += 1
         gone = copy.deepcopy(current)
         gone["metadata"]["resourceVersion"] = str(self.rv)
@@ -554,12 +571,11 @@ class Store:
 
     def _dependents(self, uid: str) -> list[tuple[ResourceType, ObjectKey, JSON]]:
         found = []
-        for store_key, objects in self.objects.items():
+        for store_key, key in sorted(self.owned.get(uid, ())):
             rt = self._any_type(store_key)
-            for key, obj in objects.items():
-                refs = obj["metadata"].get("ownerReferences") or []
-                if rt is not None and any(r.get("uid") == uid for r in refs):
-                    found.append((rt, key, obj))
+            obj = self.objects.get(store_key, {}).get(key)
+            if rt is not None and obj is not None:
+                found.append((rt, key, obj))
         return found
 
     def _delete_dependents(self, uid: str, propagation: str) -> None:
@@ -583,7 +599,7 @@ class Store:
                 self._remove(rt, key, obj)
 
     def _uid_exists(self, uid: Any) -> bool:
-        return any(o["metadata"].get("uid") == uid for objs in self.objects.values() for o in objs.values())
+        return str(uid) in self.by_uid
 
     def _orphan_dependents(self, uid: str) -> None:
         for rt, key, obj in self._dependents(uid):
