@@ -2,7 +2,7 @@
 
 Used when bubblewrap is missing or fails. Standalone (stdlib only, started with `python -I -S <this file>`) so it
 starts fast. Usage: nsexec.py SPEC_JSON where SPEC_JSON is {"mounts": [[source, target, read_only], ...],
-"shadows": [dir, ...], "cwd": str, "argv": [...], "env": {...}}; mounts are applied in list order after /dev,
+"shadows": [dir, ...], "cwd": str, "argv": [...]}; mounts are applied in list order after /dev,
 /proc and the shadows. A shadow is a host directory replaced by a tmpfs holding binds of its entries, so mount
 points missing on the host are made inside the namespace only (sandbox.shadowed_dirs). Mount points missing
 directly under / are made on the host (bubblewrap, the preferred sandbox, needs no such thing).
@@ -88,6 +88,8 @@ def _shadow(directory: str) -> None:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
+    # The command's environment is this process's own (never argv: /proc/*/cmdline is world-readable).
+    env = dict(os.environ)
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     host_dev = {}
     for name in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm"):
@@ -111,7 +113,7 @@ def main(argv: list[str]) -> int:
     child = os.fork()
     if child == 0:
         try:
-            os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+            os.execvpe(spec["argv"][0], spec["argv"], env)
         except OSError as exc:
             print(f"exec {spec['argv'][0]}: {exc.strerror}", file=sys.stderr)
             os._exit(127)

@@ -75,7 +75,6 @@ class Sandbox:
             "shadows": sorted(shadowed_dirs(mounts) - {"/"}, key=lambda p: (p.count("/"), p)),
             "cwd": spec.cwd,
             "argv": list(spec.argv),
-            "env": dict(spec.env),
         }
         cmd = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private"]
         if self.user_namespace:

@@ -32,9 +32,9 @@ def trellis_argv() -> list[str]:
 
 
 def trellis(
-    home: Path, *args: str | Path, timeout: float = 110, check_json: bool = False
+    home: Path, *args: str | Path, timeout: float = 110, check_json: bool = False, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, TRELLIS_HOME=str(home))
+    env = dict(os.environ, TRELLIS_HOME=str(home), **env_vars)
     proc = subprocess.run(
         [*trellis_argv(), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
     )
@@ -134,6 +134,41 @@ def test_a_failing_step_fails_the_run_with_its_message_and_exit_code_1(tmp_path:
     (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
     assert pod["message"] == "Error (exit code 3)"
     assert wf["status"]["message"] == "Error (exit code 3)"
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "unshare"])
+def test_outputs_flow_between_steps_in_either_sandbox(tmp_path: Path, sandbox: str) -> None:
+    templates = [
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "make", "template": "make"}],
+                [
+                    {
+                        "name": "use",
+                        "template": "use",
+                        "arguments": {"parameters": [{"name": "v", "value": "{{steps.make.outputs.parameters.v}}"}]},
+                    }
+                ],
+            ],
+        },
+        {
+            "name": "make",
+            "container": {"image": "alpine", "command": ["sh", "-c", "echo -n made-here > /tmp/v.txt"]},
+            "outputs": {"parameters": [{"name": "v", "valueFrom": {"path": "/tmp/v.txt"}}]},
+        },
+        {
+            "name": "use",
+            "inputs": {"parameters": [{"name": "v"}]},
+            "container": {"image": "alpine", "command": ["echo", "got {{inputs.parameters.v}}"]},
+        },
+    ]
+    wf_file = write(tmp_path / "wf.yaml", workflow("outputs", templates))
+    home = tmp_path / "home"
+    proc = trellis(home, "run", wf_file, "-o", "json", TRELLIS_SANDBOX=sandbox)
+    final = json.loads(proc.stdout)
+    assert final["status"]["phase"] == "Succeeded", proc.stderr
+    assert trellis(home, "logs", final["metadata"]["name"], "--node", "use").stdout == "got made-here\n"
 
 
 def test_parameters_and_entrypoint_from_the_command_line(tmp_path: Path) -> None:
