@@ -282,8 +282,12 @@ class RichListener:
         except ValueError:
             completed, whole = 0, 1
         name = (wf.get("metadata") or {}).get("name", "")
-        head = Text(f"{name}  {status.get('phase', 'Pending')}  {status.get('progress', '')}", style="bold")
-        return Group(head, ProgressBar(total=whole, completed=completed, width=40), table)
+        head = Table.grid(padding=(0, 2))
+        head.add_row(
+            Text(f"{name}  {status.get('phase', 'Pending')}  {status.get('progress', '')}", style="bold"),
+            ProgressBar(total=whole, completed=completed, width=40),
+        )
+        return Group(head, table)
 
     def status(self, workflow: Mapping[str, Any]) -> None:
         with self._lock:
