@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import yaml
 
 from executor.cli import main
 from webhook.lint import display_path, lint, parse
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VALID = """\
 apiVersion: argoproj.io/v1alpha1
@@ -265,3 +268,22 @@ def test_a_workflow_template_defined_twice_is_warned_about(tmp_path: Path, capsy
 def test_a_byte_order_mark_is_ignored() -> None:
     docs, findings = parse("<stdin>", "\ufeff" + json.dumps(yaml.safe_load(VALID)))
     assert findings == [] and [d.kind for d in docs] == ["Workflow"]
+
+
+def test_the_trellis_command_lints_in_its_own_process(tmp_path: Path) -> None:
+    broken = write(tmp_path, "broken.yaml", BROKEN)
+    ok = subprocess.run(
+        [sys.executable, "-m", "executor.cli", "lint", str(ROOT / "examples")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    bad = subprocess.run(
+        [sys.executable, "-m", "executor.cli", "lint", "--output", "json", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert [e["path"] for e in json.loads(bad.stdout)["errors"]] == ["spec.templates[0].dag.tasks[0].dependencies"]
