@@ -62,7 +62,7 @@ def test_the_live_view_shows_the_tree_with_phases_and_progress() -> None:
     lines = [line.rstrip() for line in console.export_text().splitlines()]
     head, bar = lines[0][: len("wf  Running  1/2")], lines[0][len("wf  Running  1/2") :]
     assert head == "wf  Running  1/2"
-    assert bar.strip() == "━" * 40, "a progress bar (done and to do differ by colour only)"
+    assert bar.strip() == "━" * 20, "a 40-column progress bar, half done"
     assert lines[1] == "● wf"
     assert lines[2] == "├─✔ a  3s"
     assert lines[3].startswith("└─● b")
