@@ -1016,3 +1016,42 @@ def test_retries_is_set_when_the_workflow_gives_every_template_a_retry_strategy(
     assert errors_of(workflow(template, templateDefaults={"retryStrategy": {"limit": 2}})) == []
     assert errors_of(workflow(template, retryStrategy={"limit": 2})) == []
     assert len(errors_of(workflow(template))) == 1
+
+
+def test_an_artifact_from_is_one_reference_to_an_artifact() -> None:
+    manifest = workflow(
+        dag(
+            task("a", "gen"),
+            task(
+                "b",
+                dependencies=["a"],
+                arguments={
+                    "artifacts": [
+                        {"name": "in", "from": "tasks.a.outputs.artifacts.data"},
+                        {"name": "more", "from": "{{tasks.a.outputs.parameters.p}}"},
+                    ]
+                },
+            ),
+        ),
+        echo("echo", inputs={"artifacts": [{"name": "in", "path": "/in"}, {"name": "more", "path": "/more"}]}),
+        echo(
+            "gen",
+            outputs={
+                "artifacts": [{"name": "data", "path": "/out"}],
+                "parameters": [{"name": "p", "valueFrom": {"path": "/p"}}],
+            },
+        ),
+    )
+    assert errors_of(manifest) == [
+        (
+            "spec.templates[0].dag.tasks[1].arguments.artifacts[0].from",
+            '"tasks.a.outputs.artifacts.data" is not one {{...}} reference; to solve this, write e.g. '
+            'from: "{{tasks.<task>.outputs.artifacts.<name>}}"',
+        ),
+        (
+            "spec.templates[0].dag.tasks[1].arguments.artifacts[1].from",
+            '"{{tasks.a.outputs.parameters.p}}" does not name an artifact; from takes an artifact '
+            "(tasks.<task>.outputs.artifacts.<name>, steps.<step>..., inputs.artifacts.<name> or "
+            "workflow.outputs.artifacts.<name>); to pass a value, use arguments.parameters",
+        ),
+    ]

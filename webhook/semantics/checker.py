@@ -578,6 +578,7 @@ class Checker:
                     "FieldValueRequired",
                 )
             self.check_artifact_location(a, apath)
+            self.check_artifact_from(a.get("from"), f"{apath}.from")
         return names
 
     def check_artifact_location(self, art: Mapping[str, Any], path: str) -> None:
@@ -916,6 +917,29 @@ class Checker:
                     )
             self.check_artifact_location(a, apath)
             self.check_archive(a.get("archive"), f"{apath}.archive")
+            if kind in ("dag", "steps"):
+                self.check_artifact_from(a.get("from"), f"{apath}.from")
+
+    def check_artifact_from(self, value: Any, path: str) -> None:
+        """`from` is one `{{...}}` reference to an artifact (it resolves like any reference, elsewhere)."""
+        if not isinstance(value, str) or not value:
+            return
+        body = value.strip()
+        if not (body.startswith("{{") and body.endswith("}}") and body.count("{{") == 1):
+            self.error(
+                path,
+                f"{json.dumps(value)} is not one {{{{...}}}} reference; to solve this, write e.g. "
+                f'from: "{{{{tasks.<task>.outputs.artifacts.<name>}}}}"',
+            )
+            return
+        tag = body[2:-2].strip()
+        if not tag.startswith("=") and is_checked(tag) and ".artifacts." not in f".{tag}":
+            self.error(
+                path,
+                f"{json.dumps(value)} does not name an artifact; from takes an artifact "
+                "(tasks.<task>.outputs.artifacts.<name>, steps.<step>..., inputs.artifacts.<name> or "
+                "workflow.outputs.artifacts.<name>); to pass a value, use arguments.parameters",
+            )
 
     def check_global_name(self, item: Mapping[str, Any], path: str) -> None:
         name = item.get("globalName")
