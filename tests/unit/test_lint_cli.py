@@ -287,3 +287,14 @@ def test_the_trellis_command_lints_in_its_own_process(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert [e["path"] for e in json.loads(bad.stdout)["errors"]] == ["spec.templates[0].dag.tasks[0].dependencies"]
+
+
+def test_list_objects_and_json_arrays_are_flattened_into_documents() -> None:
+    wf = yaml.safe_load(VALID)
+    as_list = json.dumps({"apiVersion": "v1", "kind": "List", "items": [wf, yaml.safe_load(TEMPLATE)]})
+    docs, findings = parse("list.json", as_list)
+    assert findings == [] and [d.kind for d in docs] == ["Workflow", "WorkflowTemplate"]
+    docs, findings = parse("array.json", json.dumps([wf, wf]))
+    assert findings == [] and [d.index for d in docs] == [0, 1]
+    docs, _ = parse("multi.yaml", VALID + "---\n---\n" + TEMPLATE)
+    assert [(d.kind, d.line) for d in docs] == [("Workflow", 1), ("WorkflowTemplate", 12)]
