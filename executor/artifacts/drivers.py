@@ -74,7 +74,7 @@ def driver_for(location: Mapping[str, Any], *, secrets: SecretLookup) -> Driver:
     if "local" in location:
         return LocalDriver()
     if "http" in location:
-        return HttpDriver()
+        return HttpDriver(secrets)
     if "git" in location:
         return GitDriver(secrets)
     if "raw" in location:
@@ -302,10 +302,15 @@ class LocalDriver:
 
 
 class HttpDriver:
+    """GET for inputs, PUT for outputs; `headers` [{name, value}] and `auth.basicAuth` {usernameSecret,
+    passwordSecret} as Argo's HTTP artifacts (oauth2 and client certificates are not supported)."""
+
     TIMEOUT = 60.0
 
-    @staticmethod
-    def _request(location: Mapping[str, Any], method: str = "GET", data: Any = None) -> urllib.request.Request:
+    def __init__(self, secrets: SecretLookup | None = None) -> None:
+        self._secrets = secrets
+
+    def _request(self, location: Mapping[str, Any], method: str = "GET", data: Any = None) -> urllib.request.Request:
         import urllib.request
 
         http = location["http"]
@@ -313,7 +318,27 @@ class HttpDriver:
         if not url.startswith(("http://", "https://")):
             raise ArtifactError(f"http artifact url {url!r} must start with http:// or https://")
         headers = {str(h["name"]): str(h.get("value", "")) for h in http.get("headers") or [] if "name" in h}
+        auth = http.get("auth") or {}
+        unsupported = sorted(k for k in auth if k != "basicAuth")
+        if unsupported:
+            raise ArtifactError(f"http artifact auth {unsupported[0]} is not supported; use basicAuth or headers")
+        basic = auth.get("basicAuth")
+        if isinstance(basic, Mapping):
+            user = self._secret(basic, "usernameSecret")
+            password = self._secret(basic, "passwordSecret")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         return urllib.request.Request(url, data=data, headers=headers, method=method)
+
+    def _secret(self, body: Mapping[str, Any], field: str) -> str:
+        ref = body.get(field) or {}
+        value = self._secrets(str(ref.get("name")), str(ref.get("key"))) if self._secrets and ref else None
+        if value is None:
+            raise ArtifactError(
+                f'basicAuth.{field} Secret "{ref.get("name")}" key "{ref.get("key")}" was not provided to this '
+                "container; check the Secret exists in the workflow's namespace and has that key"
+            )
+        return value
 
     @contextmanager
     def open_reader(self, location: Mapping[str, Any]) -> Iterator[BinaryIO]:

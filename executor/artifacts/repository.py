@@ -237,11 +237,15 @@ def secret_env_name(secret_name: str, secret_key: str) -> str:
 
 def secret_refs(location: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """Every (Secret name, key) a location or repository refers to, in a stable order."""
+
+    def walk(value: Any) -> Iterator[tuple[str, str]]:
+        if isinstance(value, Mapping):
+            for field, inner in value.items():
+                if str(field).endswith("Secret") and isinstance(inner, Mapping):
+                    if inner.get("name") and inner.get("key"):
+                        yield str(inner["name"]), str(inner["key"])
+                else:
+                    yield from walk(inner)
+
     for kind in STORAGE_KINDS:
-        body = location.get(kind)
-        if not isinstance(body, Mapping):
-            continue
-        for field in (*SECRET_FIELDS, "usernameSecret", "passwordSecret"):
-            ref = body.get(field)
-            if isinstance(ref, Mapping) and ref.get("name") and ref.get("key"):
-                yield str(ref["name"]), str(ref["key"])
+        yield from walk(location.get(kind))

@@ -9,6 +9,7 @@ mountPaths are mapped to those directories (subPath included) by rewriting the p
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
 import json
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from executor.artifacts.archive import extract_tar_gz
 from executor.contract import InputArtifact, PlanContext, StepSpec
 from executor.jobspec import expand
 from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
@@ -390,15 +392,38 @@ def test_missing_credentials_are_named_without_their_values(
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    uploads: dict[str, bytes] = {}
+    BASIC = "Basic " + base64.b64encode(b"reader:s3cret").decode()
+
     def do_GET(self) -> None:
-        if self.path == "/data.txt" and self.headers.get("X-Token") == "t0k":
-            body = b"from http\n"
+        allowed = {
+            "/data.txt": self.headers.get("X-Token") == "t0k",
+            "/private.txt": self.headers.get("Authorization") == self.BASIC,
+        }
+        if allowed.get(self.path):
+            body = f"from http {self.path}\n".encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path in allowed:
+            self.send_error(401)
         else:
             self.send_error(404)
+
+    def do_PUT(self) -> None:
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            data = b""
+            while (size := int(self.rfile.readline().strip(), 16)) > 0:
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        else:
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+        _Handler.uploads[self.path] = data
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -455,7 +480,7 @@ def test_raw_http_and_git_inputs_are_fetched(tmp_path: Path, http_server: str, g
     done = pod.run_init()
     assert done.returncode == 0, done.stderr.decode()
     assert pod.host_path("main", "/tmp/raw.txt").read_text() == "raw data\n"
-    assert pod.host_path("main", "/tmp/web.txt").read_text() == "from http\n"
+    assert pod.host_path("main", "/tmp/web.txt").read_text() == "from http /data.txt\n"
     assert pod.host_path("main", "/src/README").read_text() == "second\n"
     assert pod.host_path("main", "/old/README").read_text() == "first\n"
     shallow = subprocess.run(
@@ -466,6 +491,64 @@ def test_raw_http_and_git_inputs_are_fetched(tmp_path: Path, http_server: str, g
     )
     assert shallow.stdout.strip() == "1"
     assert 'input artifact "gone"' in done.stderr.decode() and "skipped because it is optional" in done.stderr.decode()
+
+
+def test_http_basic_auth_inputs_and_http_outputs(tmp_path: Path, http_server: str) -> None:
+    from executor.artifacts.repository import secret_env_name
+
+    auth = {
+        "basicAuth": {
+            "usernameSecret": {"name": "web", "key": "user"},
+            "passwordSecret": {"name": "web", "key": "password"},
+        }
+    }
+    inputs: tuple[InputArtifact, ...] = (
+        {
+            "name": "private",
+            "path": "/tmp/private.txt",
+            "location": {"http": {"url": f"{http_server}/private.txt", "auth": auth}},
+        },
+    )
+    template = {
+        "name": "t",
+        "container": {"image": "alpine"},
+        "outputs": {
+            "artifacts": [
+                {
+                    "name": "plain",
+                    "path": "/tmp/out.txt",
+                    "archive": {"none": {}},
+                    "http": {"url": f"{http_server}/up/out.txt"},
+                },
+                {"name": "packed", "path": "/tmp/dir", "http": {"url": f"{http_server}/up/dir.tgz"}},
+            ]
+        },
+    }
+    pod = pod_for(tmp_path, template, None, inputs=inputs)
+    assert [e["name"] for e in pod.container("init")["env"] if "valueFrom" in e] == [
+        secret_env_name("web", "user"),
+        secret_env_name("web", "password"),
+    ]
+    secrets = {secret_env_name("web", "user"): "reader", secret_env_name("web", "password"): "s3cret"}
+    done = pod.run_init(env=secrets)
+    assert done.returncode == 0, done.stderr.decode()
+    assert pod.host_path("main", "/tmp/private.txt").read_text() == "from http /private.txt\n"
+    wrong = pod_for(tmp_path / "wrong", template, None, inputs=inputs).run_init(
+        env={**secrets, secret_env_name("web", "password"): "x"}
+    )
+    assert wrong.returncode == 1
+    assert wrong.stderr.decode().strip().endswith(f"cannot download {http_server}/private.txt: HTTP 401 Unauthorized")
+    pod.main_writes("/tmp/out.txt", b"plain output")
+    pod.main_writes("/tmp/dir/a.txt", b"a")
+    code, report, err = pod.run_wait()
+    assert code == 0, err
+    assert _Handler.uploads["/up/out.txt"] == b"plain output"
+    extract_tar_gz(io.BytesIO(_Handler.uploads["/up/dir.tgz"]), tmp_path / "unpacked")
+    assert (tmp_path / "unpacked" / "a.txt").read_bytes() == b"a"
+    assert [a["location"] for a in report["artifacts"]] == [
+        {"http": {"url": f"{http_server}/up/out.txt"}},
+        {"http": {"url": f"{http_server}/up/dir.tgz"}},
+    ]
 
 
 def test_a_missing_required_input_fails_init_with_its_name_and_location(tmp_path: Path) -> None:
