@@ -338,3 +338,106 @@ def test_the_cert_hook_stores_the_secret_and_patches_ca_bundles(kube: KubeStandi
     assert f"{RELEASE}-webhook.{NAMESPACE}.svc" in names
     assert served.not_valid_after_utc > datetime.now(UTC)
     json.dumps(secret)  # stays a plain JSON document
+
+
+BAD_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: broken
+spec:
+  entrypoint: missing
+  templates:
+  - name: build
+    container: {image: alpine}
+    script: {image: alpine, source: echo}
+"""
+
+
+@pytest.mark.slow
+def test_an_installed_chart_denies_a_bad_workflow_through_its_own_webhook_and_certificates(
+    kube: KubeStandin, tmp_path: Path
+) -> None:
+    """`helm install` in miniature on the stand-in: the cert hook before install, every rendered object, the hook
+    after install, then the real webhook serving the Secret's certificate behind the chart's Service."""
+    from tests.integration.conftest import WebhookProcess, free_port, stop_webhook
+    from webhook.validation import validate
+
+    docs = render()
+    [job] = [d for d in docs if d["kind"] == "Job"]
+    spec = job["spec"]["template"]["spec"]
+    hook_env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+    certs = tmp_path / "hook-certs"
+    certs_args = [a.replace("/certs", str(certs)) for a in spec["initContainers"][0]["args"]]
+    subprocess.run([sys.executable, "-m", "executor.cli", *certs_args], check=True, capture_output=True, cwd=ROOT)
+    env = {**os.environ, **hook_env, "CERT_DIR": str(certs), "KUBECONFIG": str(kube.kubeconfig)}
+    script = [sys.executable, str(CHART / "files" / "install-certs.py")]
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    subprocess.run(script, check=True, capture_output=True, env=env, timeout=60)  # pre-install
+    hooks = [d for d in docs if "helm.sh/hook" in (d["metadata"].get("annotations") or {})]
+    installed = [d for d in docs if d not in hooks]
+    kube.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump_all(installed))
+    subprocess.run(script, check=True, capture_output=True, env=env, timeout=60)  # post-install
+
+    secret = kube.get("v1", "Secret", hook_env["SECRET_NAME"], NAMESPACE)
+    served = tmp_path / "served"
+    served.mkdir()
+    for key in ("tls.crt", "tls.key", "ca.crt"):
+        (served / key).write_bytes(base64.b64decode(secret["data"][key]))
+    [deployment] = [d for d in installed if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-webhook")]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    port = free_port()
+    args = [a.replace("/etc/trellis/tls", str(served)).replace("0.0.0.0:8443", f"127.0.0.1:{port}") for a in args]
+    log = tmp_path / "webhook.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "executor.cli", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+    server = WebhookProcess(
+        url=f"https://127.0.0.1:{port}", host="127.0.0.1", port=port, certs=served, process=process, log=log
+    )
+    [service] = [d for d in installed if d["kind"] == "Service" and d["metadata"]["name"].endswith("-webhook")]
+    try:
+        # the certificate names only the Service (as in a cluster): check readiness as the API server would
+        wait_until_serving(server, f"{service['metadata']['name']}.{NAMESPACE}.svc", served / "ca.crt")
+        kube.map_service(NAMESPACE, service["metadata"]["name"], "127.0.0.1", port)
+        denied = kube.kubectl("apply", "-n", "default", "-f", "-", stdin=BAD_WORKFLOW, check=False)
+        expected = validate(yaml.safe_load(BAD_WORKFLOW)).errors
+        assert len(expected) >= 2  # kubectl lists two or more causes one per line
+        assert denied.returncode == 1
+        assert denied.stderr == 'The Workflow "broken" is invalid: \n' + "".join(f"* {e}\n" for e in expected)
+        # the release namespace is not sent to the webhook: a broken webhook can always be repaired there
+        exempt = kube.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=BAD_WORKFLOW)
+        assert exempt.stdout == "workflow.argoproj.io/broken created\n"
+    finally:
+        stop_webhook(server)
+
+
+def wait_until_serving(server: Any, server_name: str, ca: Path, deadline_seconds: float = 30.0) -> None:
+    """Poll /readyz over TLS verified for `server_name` (not the address) until 200, with a deadline."""
+    import ssl
+    import time
+
+    from tests.standin.admission import PinnedHTTPSConnection
+
+    context = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        if server.process.poll() is not None:
+            raise AssertionError(f"webhook exited with {server.process.returncode}:\n{server.log_text()}")
+        conn = PinnedHTTPSConnection(server.host, server.port, server_name, context, timeout=2)
+        try:
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"webhook not ready after {deadline_seconds} s:\n{server.log_text()}")
+        time.sleep(0.05)  # poll interval, bounded by the deadline above

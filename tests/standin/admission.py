@@ -86,7 +86,7 @@ def webhook_matches(webhook: Mapping[str, Any], req: AdmissionRequest) -> bool:
     return match_label_selector(webhook.get("objectSelector"), labels)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
     """Connects to (address, port) but verifies the certificate for `server_name`, like a cluster Service."""
 
     def __init__(self, address: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> None:
@@ -154,7 +154,7 @@ def call_webhook(
     }
     if req.subresource:
         review["request"]["subResource"] = req.subresource  # type: ignore[index]
-    conn = _PinnedHTTPSConnection(host, port, server_name, context, timeout)
+    conn = PinnedHTTPSConnection(host, port, server_name, context, timeout)
     try:
         conn.request(
             "POST", f"{path}?timeout={int(timeout)}s", json.dumps(review), {"Content-Type": "application/json"}
