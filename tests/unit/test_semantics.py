@@ -347,8 +347,8 @@ INVALID = [
         [
             (
                 "spec.arguments.parameters",
-                'template "main" needs input parameter "who", which the entrypoint does not supply; to solve this, '
-                "add {name: who, value: ...} here (or give the input a default)",
+                'template "main" needs input parameter "who", which spec.arguments (the entrypoint\'s inputs) does '
+                "not supply; to solve this, add {name: who, value: ...} here (or give the input a default)",
             )
         ],
         id="entrypoint-input-not-supplied",
@@ -1054,4 +1054,16 @@ def test_an_artifact_from_is_one_reference_to_an_artifact() -> None:
             "(tasks.<task>.outputs.artifacts.<name>, steps.<step>..., inputs.artifacts.<name> or "
             "workflow.outputs.artifacts.<name>); to pass a value, use arguments.parameters",
         ),
+    ]
+
+
+def test_the_exit_handler_inputs_come_from_the_workflow_arguments() -> None:
+    supplied = {"parameters": [{"name": "who", "value": "me"}]}
+    assert errors_of(workflow(echo("main"), echo("bye", "who"), onExit="bye", arguments=supplied)) == []
+    assert errors_of(workflow(echo("main"), echo("bye", "who"), onExit="bye")) == [
+        (
+            "spec.arguments.parameters",
+            'template "bye" needs input parameter "who", which spec.arguments (the exit handler\'s inputs) does not '
+            "supply; to solve this, add {name: who, value: ...} here (or give the input a default)",
+        )
     ]

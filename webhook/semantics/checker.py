@@ -439,7 +439,16 @@ class Checker:
                     supplied_params=params | ref_params,
                     supplied_arts=arts,
                     path=f"{base}.arguments",
-                    caller="the entrypoint",
+                    caller="spec.arguments (the entrypoint's inputs)",
+                )
+            # The exit handler gets the workflow's arguments too (Argo passes spec.arguments to it).
+            if isinstance(on_exit, str) and on_exit in self.templates and not has_ref:
+                self.check_required_inputs(
+                    self.templates[on_exit],
+                    supplied_params=params,
+                    supplied_arts={_s(_m(a).get("name")) for a in _l(_m(spec.get("arguments")).get("artifacts"))},
+                    path=f"{base}.arguments",
+                    caller="spec.arguments (the exit handler's inputs)",
                 )
 
     def check_workflow_template_ref(
