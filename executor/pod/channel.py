@@ -133,18 +133,26 @@ class KubeChannel:
     def open_stdout(self) -> Iterator[Any]:
         from kubernetes.client.exceptions import ApiException
 
-        try:
-            response: Any = self._api.read_namespaced_pod_log(
-                self._pod,
-                self._namespace,
-                container="main",
-                limit_bytes=pc.RESULT_LIMIT + 1,
-                _preload_content=False,
-            )
-        except ApiException as exc:
-            raise ChannelError(
-                f"cannot read main's log of pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}"
-            ) from exc
+        # stream=Stdout keeps stderr out of outputs.result where the API server supports split streams
+        # (Kubernetes 1.32+, PodLogsQuerySplitStreams); a server that refuses the option gets asked without it.
+        response: Any = None
+        for extra in ({"stream": "Stdout"}, {}):
+            try:
+                response = self._api.read_namespaced_pod_log(
+                    self._pod,
+                    self._namespace,
+                    container="main",
+                    limit_bytes=pc.RESULT_LIMIT + 1,
+                    _preload_content=False,
+                    **extra,
+                )
+                break
+            except ApiException as exc:
+                if extra and exc.status in (400, 422):
+                    continue
+                raise ChannelError(
+                    f"cannot read main's log of pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}"
+                ) from exc
         try:
             yield response
         finally:
