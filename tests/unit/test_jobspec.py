@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -430,4 +431,38 @@ def test_every_example_template_expands_to_a_strictly_valid_job(source: Path) ->
                 validate(job)
             except kubernetes_validate.ValidationError as exc:
                 problems.append(f"{where} ({runtime}): {exc.message} at {list(exc.path)}")
+    assert problems == []
+
+
+def _volume_view(job: Mapping[str, Any], container: str, path: str) -> tuple[str, str] | None:
+    """(volume name, path inside the volume) of `path` as `container` sees it; None if on its own filesystem."""
+    best: tuple[int, tuple[str, str]] | None = None
+    for m in containers(job)[container].get("volumeMounts", []):
+        mount = m["mountPath"].rstrip("/") or "/"
+        if path == mount or path.startswith(mount.rstrip("/") + "/"):
+            rest = path[len(mount) :].lstrip("/")
+            inside = "/".join(p for p in (m.get("subPath", ""), rest) if p)
+            if best is None or len(mount) > best[0]:
+                best = (len(mount), (m["name"], inside))
+    return None if best is None else best[1]
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_init_main_and_wait_see_every_artifact_and_parameter_on_the_same_volume(source: Path) -> None:
+    problems = []
+    for where, step in _leaf_steps(source):
+        try:
+            job = expand(step, context=PlanContext(artifact_repository=S3_REPO, runtime="local"))
+        except ExpandError:
+            continue
+        names = containers(job)
+        for entry in config(job, "wait")["parameters"] + config(job, "wait")["artifacts"]:
+            main_view = _volume_view(job, "main", posixpath.normpath(entry["declared"]))
+            if main_view is None or main_view != _volume_view(job, "wait", entry["path"]):
+                problems.append(f"{where}: output {entry['declared']}: main {main_view}, wait {entry['path']}")
+        if "init" in names:
+            for entry in config(job, "init")["inputs"]:
+                main_view = _volume_view(job, "main", posixpath.normpath(entry["path"]))
+                if main_view is None or main_view != _volume_view(job, "init", entry["dest"]):
+                    problems.append(f"{where}: input {entry['path']}: main {main_view}, init {entry['dest']}")
     assert problems == []
