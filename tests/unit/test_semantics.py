@@ -1067,3 +1067,32 @@ def test_the_exit_handler_inputs_come_from_the_workflow_arguments() -> None:
             "supply; to solve this, add {name: who, value: ...} here (or give the input a default)",
         )
     ]
+
+
+def test_a_cron_workflow_spec_is_checked_under_spec_workflow_spec() -> None:
+    manifest = cron(schedules=["0 * * * *"])
+    manifest["spec"]["workflowSpec"]["entrypoint"] = "ecoh"
+    assert errors_of(manifest) == [
+        ("spec.workflowSpec.entrypoint", 'template "ecoh" is not defined in spec.templates; did you mean "echo"?')
+    ]
+
+
+def test_a_workflow_template_ref_entrypoint_gets_its_inputs_from_the_workflow_arguments() -> None:
+    shared = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "shared"},
+        "spec": {"entrypoint": "hello", "templates": [echo("hello", "who")]},
+    }
+    context = ValidationContext(manifests={("WorkflowTemplate", "shared"): shared})
+    manifest = workflow(workflowTemplateRef={"name": "shared"})
+    del manifest["spec"]["templates"], manifest["spec"]["entrypoint"]
+    assert errors_of(manifest, context) == [
+        (
+            "spec.arguments.parameters",
+            'template "hello" needs input parameter "who", which spec.arguments (the entrypoint\'s inputs) does not '
+            "supply; to solve this, add {name: who, value: ...} here (or give the input a default)",
+        )
+    ]
+    manifest["spec"]["arguments"] = {"parameters": [{"name": "who", "value": "team"}]}
+    assert errors_of(manifest, context) == []
