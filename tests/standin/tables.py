@@ -1,8 +1,8 @@
 """Server-side printing (`meta.k8s.io/v1 Table`), what `kubectl get` asks for with `Accept: ...;as=Table`. Pure.
 
 Columns: CRDs use their version's `additionalPrinterColumns` (Name first; Name + Age when none are declared),
-Pods and Jobs a subset of kube-apiserver's columns, every other kind Name + Age. JSONPath in printer columns
-supports `.a.b`, `.a[0]` and `.a[?(@.k=="v")].b`. Ages are rendered as kube-apiserver renders them (`5s`, `3m`,
+Pods, Jobs and core Events a subset of kube-apiserver's columns, every other kind Name + Age. JSONPath in printer
+columns supports `.a.b`, `.a[0]` and `.a[?(@.k=="v")].b`. Ages are rendered as kube-apiserver renders them (`5s`, `3m`,
 `2h`, `4d`).
 """
 
@@ -127,6 +127,11 @@ def columns_for(kind: str, group: str, printer_columns: Sequence[Mapping[str, An
             ),
             AGE,
         ]
+    if (group, kind) == ("", "Event"):
+        return [
+            {"name": n, "type": "string", "format": "", "description": n, "priority": 0}
+            for n in ("Last Seen", "Type", "Reason", "Object", "Message")
+        ]
     return [NAME, AGE]
 
 
@@ -146,6 +151,16 @@ def cells_for(
         return [name, *_pod_cells(obj, now)]
     if (group, kind) == ("batch", "Job"):
         return [name, *_job_cells(obj, now)]
+    if (group, kind) == ("", "Event"):
+        involved = obj.get("involvedObject") or {}
+        seen = obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
+        return [
+            human_age(str(seen)[:19] + "Z" if seen else None, now),
+            obj.get("type", ""),
+            obj.get("reason", ""),
+            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+            obj.get("message", ""),
+        ]
     return [name, human_age(obj["metadata"].get("creationTimestamp"), now)]
 
 

@@ -277,3 +277,34 @@ def test_kubectl_wait_for_a_jsonpath_phase(crds: KubeStandin) -> None:
 def tmp_cache(kube: KubeStandin) -> Path:
     assert kube.kubeconfig is not None
     return kube.kubeconfig.parent / "kube-cache"
+
+
+def test_kubectl_get_events_and_describe_show_a_workflows_events(crds: KubeStandin) -> None:
+    crds.kubectl("apply", "-f", "-", stdin=WORKFLOW)
+    uid = crds.get("argoproj.io/v1alpha1", "Workflow", "hello")["metadata"]["uid"]
+    involved = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "name": "hello",
+        "namespace": "default",
+        "uid": uid,
+    }
+    crds.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": "hello."},
+            "involvedObject": involved,
+            "reason": "WorkflowRunning",
+            "message": "Workflow Running",
+            "type": "Normal",
+            "count": 1,
+            "source": {"component": "trellis-controller"},
+        }
+    )
+    header, row = crds.kubectl("get", "events").stdout.splitlines()
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert row.split(None, 4)[1:] == ["Normal", "WorkflowRunning", "workflow/hello", "Workflow Running"]
+    described = crds.kubectl("describe", "wf", "hello").stdout
+    kind, reason, _age, source, message = described.splitlines()[-1].split(None, 4)
+    assert (kind, reason, source, message) == ("Normal", "WorkflowRunning", "trellis-controller", "Workflow Running")
