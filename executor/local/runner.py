@@ -367,6 +367,11 @@ def workflow_from(
             wf_meta["namespace"] = meta["namespace"]
         wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": copy.deepcopy(dict(spec))}
     elif kind in {"WorkflowTemplate", "ClusterWorkflowTemplate"}:
+        if not entrypoint and not (obj.get("spec") or {}).get("entrypoint"):
+            raise ManifestError(
+                f"{kind} {meta.get('name')} has no spec.entrypoint: give the Workflow that uses it (with this file"
+                " alongside or in --templates DIR), or --entrypoint TEMPLATE to submit it as `argo submit --from` does"
+            )
         ref: dict[str, Any] = {"name": meta.get("name")}
         if kind == "ClusterWorkflowTemplate":
             ref["clusterScope"] = True

@@ -97,6 +97,12 @@ def test_a_template_is_submitted_as_a_workflow_referring_to_it(kind: str, ref: d
             "CronWorkflow c: spec.workflowSpec is missing; add the Workflow spec",
             id="cron-without-spec",
         ),
+        pytest.param(
+            {"kind": "ClusterWorkflowTemplate", "metadata": {"name": "lib"}, "spec": {"templates": []}},
+            "ClusterWorkflowTemplate lib has no spec.entrypoint: give the Workflow that uses it (with this file"
+            " alongside or in --templates DIR), or --entrypoint TEMPLATE to submit it as `argo submit --from` does",
+            id="template-library-without-entrypoint",
+        ),
     ],
 )
 def test_what_cannot_run_says_why(obj: dict[str, Any], message: str) -> None:
