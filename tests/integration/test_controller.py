@@ -142,7 +142,14 @@ def test_a_failing_step_fails_the_workflow_with_argos_message_and_degrades_argo_
     assert status["phase"] == "Failed"
     failed = [n for n in status["nodes"].values() if n.get("type") == "Pod" and n["phase"] == "Failed"]
     assert [(n["displayName"], n["message"]) for n in failed] == [("clean-data", "Error (exit code 3)")]
-    assert "seed-fail.load-production" not in {n["name"] for n in status["nodes"].values()}
+    never_ran = {
+        n["displayName"]: n["phase"]
+        for n in status["nodes"].values()
+        if n["displayName"] in ("aggregate-validate", "load-production")
+    }
+    assert never_ran == {"aggregate-validate": "Omitted", "load-production": "Omitted"}
+    jobs = {node_of(j) for j in env[0].list_objects("batch/v1", "Job", NS)}
+    assert jobs == {"seed-fail.fetch-data", "seed-fail.clean-data", "seed-fail.generate-metadata"}
     health, message = argo_cd_health(status)
     assert (health, message) == ("Degraded", status.get("message", ""))
 
