@@ -298,6 +298,8 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
         wait_cfg["parameters"].append(entry)
     for i, a in enumerate(out_arts):
         field = f"{where}: outputs.artifacts[{i}]"
+        if not str(a["path"]).startswith("/"):
+            raise ExpandError(f"{field}.path {a['path']!r} must be absolute")
         archive, level = _archive(a.get("archive"), field=field)
         art: dict[str, Any] = {
             "name": a["name"],
@@ -326,6 +328,8 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     for art_in in step.input_artifacts:
         if not art_in.get("path") or "location" not in art_in:
             continue
+        if not str(art_in["path"]).startswith("/"):
+            raise ExpandError(f'{where}: input artifact "{art_in["name"]}" path {art_in["path"]!r} must be absolute')
         entry = _input_entry(art_in, repository, where=where)
         dest = inside(art_in["path"], init_roots)
         if dest is None:

@@ -322,6 +322,22 @@ def test_pod_fields_come_from_the_template_over_the_workflow_and_kueue_labels_re
             id="zip-archive",
         ),
         pytest.param(
+            {"name": "t", "container": {"image": "a"}, "outputs": {"artifacts": [{"name": "o", "path": "out/x"}]}},
+            S3_REPO,
+            "template \"t\": outputs.artifacts[0].path 'out/x' must be absolute",
+            id="relative-output-path",
+        ),
+        pytest.param(
+            {
+                "name": "t",
+                "container": {"image": "a"},
+                "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "p.txt"}}]},
+            },
+            None,
+            "template \"t\": outputs.parameters[0].valueFrom.path 'p.txt' must be absolute",
+            id="relative-parameter-path",
+        ),
+        pytest.param(
             {"name": "t", "dag": {"tasks": []}},
             None,
             'template "t": expand() takes container or script templates only',
