@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(run(ns))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `trellis ... | head`: the reader left; nothing more to say
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":

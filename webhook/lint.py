@@ -148,7 +148,14 @@ def _construct_mapping(loader: _DuplicateKeyLoader, node: yaml.MappingNode, deep
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_timestamp(loader: _DuplicateKeyLoader, node: yaml.ScalarNode) -> str:
+    # kubectl (sigs.k8s.io/yaml) sends an unquoted date such as `value: 2024-01-01` as the string it reads, so
+    # the API server and our webhook see a string: lint must see the same, not a Python date.
+    return str(loader.construct_scalar(node))
+
+
 _DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_DuplicateKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def parse(source: str, text: str) -> tuple[list[Document], list[Finding]]:

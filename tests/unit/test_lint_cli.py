@@ -298,3 +298,27 @@ def test_list_objects_and_json_arrays_are_flattened_into_documents() -> None:
     assert findings == [] and [d.index for d in docs] == [0, 1]
     docs, _ = parse("multi.yaml", VALID + "---\n---\n" + TEMPLATE)
     assert [(d.kind, d.line) for d in docs] == [("Workflow", 1), ("WorkflowTemplate", 12)]
+
+
+def test_an_unquoted_date_is_read_as_the_string_kubectl_would_send() -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: d}\nspec:\n  entrypoint: main\n"
+        "  arguments: {parameters: [{name: day, value: 2024-01-01}]}\n"
+        "  templates:\n  - name: main\n    container: {image: alpine, command: [echo, '{{workflow.parameters.day}}']}\n"
+    )
+    documents, findings = parse("d.yaml", text)
+    assert findings == []
+    assert documents[0].obj["spec"]["arguments"]["parameters"][0]["value"] == "2024-01-01"
+    assert lint([("d.yaml", text)]).errors == ()
+
+
+def test_output_piped_into_a_reader_that_leaves_early_is_not_a_traceback(tmp_path: Path) -> None:
+    many = tmp_path / "many.yaml"
+    bad = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: b}\nspec: {entrypoint: x, templates: []}\n"
+    )
+    many.write_text("---\n".join([bad] * 2000))
+    pipeline = f"{sys.executable} -m executor.cli lint {many} | head -1"
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr
+    assert done.stdout.startswith(f"{many}: Workflow/b: ")
