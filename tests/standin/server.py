@@ -46,6 +46,11 @@ SERVER_VERSION = {
 }
 
 
+# Kinds whose DELETE answers with the deleted object rather than a Status (the registry's ReturnDeletedObject);
+# the Python client's delete_* methods deserialize accordingly (V1Pod, V1Service, ... vs V1Status).
+RETURN_DELETED_OBJECT = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts")})
+
+
 @dataclass(frozen=True)
 class Route:
     rt: ResourceType
@@ -676,7 +681,7 @@ class _Handler(BaseHTTPRequestHandler):
             obj, gone = store.delete(
                 rt, ns, name, propagation=propagation, preconditions=options.get("preconditions"), dry_run=dry_run
             )
-            if not gone:
+            if not gone or (rt.group, rt.plural) in RETURN_DELETED_OBJECT or rt.crd:
                 return 200, obj
             return 200, {
                 "kind": "Status",
