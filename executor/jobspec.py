@@ -619,7 +619,9 @@ def _config_env(cfg: Mapping[str, Any], *, where: str) -> dict[str, str]:
             f"{where}: the script source and artifact configuration take {len(text.encode())} bytes, more than "
             f"{MAX_CONFIG_BYTES} fit in one environment variable; move the script into the image or an artifact"
         )
-    return {"name": CONFIG_ENV, "value": text}
+    # The kubelet expands `$(VAR)` and reduces `$$` to `$` in env values; doubling every `$` makes it hand the
+    # program the JSON exactly as written (a script's `$$` or `$(cmd)` must reach the shell untouched).
+    return {"name": CONFIG_ENV, "value": text.replace("$", "$$")}
 
 
 def _executor_container(

@@ -482,3 +482,20 @@ def test_init_main_and_wait_see_every_artifact_and_parameter_on_the_same_volume(
                 if main_view is None or main_view != _volume_view(job, "init", entry["dest"]):
                     problems.append(f"{where}: input {entry['path']}: main {main_view}, init {entry['dest']}")
     assert problems == []
+
+
+def test_dollar_signs_in_the_pod_config_survive_kubernetes_env_expansion() -> None:
+    """The kubelet turns `$$` into `$` and expands `$(VAR)` in env values; the script must arrive as written."""
+    import json as _json
+
+    from executor.contract import PlanContext, StepSpec
+    from executor.jobspec import expand
+
+    source = "echo $(( $$ % 100 )) $(HOME) $$(PWD)"
+    template = {"name": "s", "script": {"image": "alpine", "command": ["sh"], "source": source}}
+    workflow = {"metadata": {"name": "a", "namespace": "d", "uid": "u"}, "spec": {}}
+    job = expand(StepSpec(workflow=workflow, node_id="a-1", node_name="a.s", template=template), context=PlanContext())
+    (init,) = job["spec"]["template"]["spec"]["initContainers"]
+    (value,) = [e["value"] for e in init["env"] if e["name"] == "TRELLIS_POD_SPEC"]
+    kubelet_sees = value.replace("$$", "$")  # what Kubernetes' expansion makes of every `$$`
+    assert _json.loads(kubelet_sees)["script"]["source"] == source
