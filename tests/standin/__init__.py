@@ -51,7 +51,9 @@ What it emulates:
 - Tests: fault injection (`inject_fault`: an error code, a `delay` (client timeouts), or `disconnect` without
   an answer), `drop_watches`, `compact`, the request log, pod logs (`set_pod_log`),
   an in-process API (`create`, `get`, `list_objects`, `patch`, `delete`, `wait_until`) that skips the request
-  log. Also enforced: no unconditional PUT of custom resources, Job selector/template and Pod spec immutability.
+  log. Also enforced: no unconditional PUT of custom resources, Job selector/template and Pod spec immutability,
+  object names (DNS-1123 subdomain; label-length for Jobs, Services, Namespaces) and label keys/values as
+  apimachinery validates them (a workflow name too long for a label value fails here as in a cluster).
 
 What it does NOT emulate (by design; tests must not rely on these):
 - Authentication, authorization and RBAC enforcement (RBAC objects are stored only; any bearer token is

@@ -20,7 +20,7 @@ from typing import Any
 from .admission import AdmissionRequest, Verdict, run_webhooks
 from .crdschema import Cause, admit_custom_object
 from .patches import JSON, FieldSelector, LabelSelector, PatchError, json_patch, merge_patch, strategic_merge_patch
-from .types import BUILTIN_TYPES, ResourceType, crd_problems, crd_types
+from .types import BUILTIN_TYPES, ResourceType, crd_problems, crd_types, metadata_problems
 
 ObjectKey = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no confusables
@@ -659,6 +659,9 @@ class Store:
                 self.objects.pop(rt.store_key, None)
 
     def _admit_schema(self, rt: ResourceType, name: str, obj: JSON) -> JSON:
+        problems = metadata_problems(rt, obj.get("metadata") or {})
+        if problems:
+            raise invalid(rt, name, [Cause(f, m, r) for f, m, r in problems])
         if rt.plural == "customresourcedefinitions" and rt.group == "apiextensions.k8s.io":
             problems = crd_problems(obj)
             if problems:

@@ -11,7 +11,7 @@ import requests
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from tests.standin import KubeStandin
+from tests.standin import ApiError, KubeStandin
 
 JOB: dict[str, Any] = {
     "apiVersion": "batch/v1",
@@ -678,3 +678,46 @@ def test_delete_answers_what_the_python_client_expects(
         assert (result["kind"], result["status"], result["details"]["name"]) == ("Status", "Success", "x")
     else:
         assert (type(result).__name__, result.metadata.name) == (answer, "x")
+
+
+LONG = "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        pytest.param(
+            {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": LONG}, "spec": {"template": {}}},
+            f'Job.batch "{LONG}" is invalid: metadata.name: Invalid value: "{LONG}": must be no more than 63 '
+            "characters",
+            id="job-name-over-63",
+        ),
+        pytest.param(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Upper"}},
+            'ConfigMap "Upper" is invalid: metadata.name: Invalid value: "Upper": a lowercase RFC 1123 subdomain must '
+            "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+            "character (e.g. 'example.com', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+            id="uppercase-name",
+        ),
+        pytest.param(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"wf": LONG}}},
+            f'ConfigMap "c" is invalid: metadata.labels: Invalid value: "{LONG}": must be no more than 63 characters',
+            id="label-value-over-63",
+        ),
+        pytest.param(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"wf": "a b"}}},
+            'ConfigMap "c" is invalid: metadata.labels: Invalid value: "a b": a valid label must be an empty string '
+            "or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+            "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+            "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            id="label-value-with-a-space",
+        ),
+    ],
+)
+def test_names_and_labels_are_validated_as_the_api_server_does(
+    kube: KubeStandin, obj: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        kube.create(obj)
+    assert (caught.value.code, caught.value.status["message"]) == (422, message)

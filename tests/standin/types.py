@@ -212,3 +212,84 @@ def version_priority(version: str) -> tuple[int, int, int]:
         return (0, 0, 0)
     level = {"alpha": 1, "beta": 2, None: 3}[match[2]]
     return (level, int(match[1]), int(match[3] or 0))
+
+
+# -- object metadata validation (k8s.io/apimachinery/pkg/util/validation), the part controllers trip over ----------
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*"
+_LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+    "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    f"'{_DNS1123_SUBDOMAIN}')"
+)
+LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end "
+    f"with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '{_DNS1123_LABEL}')"
+)
+LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+    "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+    f"validation is '{_LABEL_VALUE}')"
+)
+QUALIFIED_NAME_MESSAGE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    f"'{_QUALIFIED_NAME}')"
+)
+# Kinds whose names are DNS-1123 labels (<= 63): they become hostnames or label values.
+LABEL_NAMED = frozenset({("", "namespaces"), ("", "services"), ("batch", "jobs")})
+# Kinds whose names are path segments (RBAC allows "system:..."): not checked here.
+PATH_SEGMENT_NAMED = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
+
+
+def metadata_problems(rt: ResourceType, meta: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, message, reason) for an invalid name, label key or label value, in the API server's wording."""
+    import re
+
+    problems: list[tuple[str, str, str]] = []
+    name = str(meta.get("name") or "")
+    if name and rt.plural not in PATH_SEGMENT_NAMED:
+        limit, pattern, message = (
+            (63, _DNS1123_LABEL, LABEL_MESSAGE)
+            if (rt.group, rt.plural) in LABEL_NAMED
+            else (253, _DNS1123_SUBDOMAIN, SUBDOMAIN_MESSAGE)
+        )
+        if len(name) > limit:
+            problems.append(
+                (
+                    "metadata.name",
+                    f'Invalid value: "{name}": must be no more than {limit} characters',
+                    "FieldValueInvalid",
+                )
+            )
+        if not re.fullmatch(pattern, name):
+            problems.append(("metadata.name", f'Invalid value: "{name}": {message}', "FieldValueInvalid"))
+    for key, value in (meta.get("labels") or {}).items():
+        prefix, _, short = str(key).rpartition("/")
+        if len(short) > 63:
+            problems.append(
+                (
+                    "metadata.labels",
+                    f'Invalid value: "{key}": name part must be no more than 63 characters',
+                    "FieldValueInvalid",
+                )
+            )
+        if not re.fullmatch(_QUALIFIED_NAME, short) or (prefix and not re.fullmatch(_DNS1123_SUBDOMAIN, prefix)):
+            problems.append(
+                ("metadata.labels", f'Invalid value: "{key}": {QUALIFIED_NAME_MESSAGE}', "FieldValueInvalid")
+            )
+        text = str(value)
+        if not isinstance(value, str):
+            problems.append(
+                ("metadata.labels", f'Invalid value: "{text}": label values must be strings', "FieldValueTypeInvalid")
+            )
+        elif len(text) > 63:
+            problems.append(
+                ("metadata.labels", f'Invalid value: "{text}": must be no more than 63 characters', "FieldValueInvalid")
+            )
+        elif not re.fullmatch(_LABEL_VALUE, text):
+            problems.append(("metadata.labels", f'Invalid value: "{text}": {LABEL_VALUE_MESSAGE}', "FieldValueInvalid"))
+    return problems
