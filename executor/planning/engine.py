@@ -65,6 +65,8 @@ from executor.status import (
 Expand = Callable[..., Mapping[str, Any]]
 Scope = Mapping[str, str]
 
+MAX_NEW_NODES_PER_PASS = 25_000  # template nodes created in one pass at most; the rest wait for the next pass
+MAX_DEPTH = 100  # nested template calls per branch (Argo's default maxStackDepth is 150; Python's stack is smaller)
 _ARTIFACT_REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 _SHUTDOWN_STRATEGIES = ("Stop", "Terminate")
 
@@ -128,6 +130,8 @@ class _Pass:
         self._owned: set[str] = set()
         self.now_text = format_time(self.now)
         self.has_timeouts = False
+        self.depth = 0
+        self.created_nodes = 0
         self.stored_workflow_template_spec: Mapping[str, Any] = {}
         self.global_artifacts: dict[str, Mapping[str, Any]] = {
             f"workflow.outputs.artifacts.{a.get('name')}": a
@@ -195,6 +199,7 @@ class _Pass:
                 record["progress"] = "1/1" if phase in ("Succeeded", "Skipped", "Omitted") else "0/1"
         node = compact_node(record)
         self.nodes[nid] = node
+        self.created_nodes += 1
         if opts.parent_id:
             self.add_child(opts.parent_id, nid)
         return node
@@ -619,6 +624,36 @@ class _Pass:
         node = self.get(node_name)
         if node is not None and (is_fulfilled(node.get("phase")) or self.still_running(node, opts)):
             return node
+        template_name = str(holder.get("template") or "")
+        if node is None and self.created_nodes >= MAX_NEW_NODES_PER_PASS:
+            # Bounded work per pass (Argo bounds an operation by time): the rest is created in the next pass.
+            self.timer(self.now + timedelta(seconds=1))
+            return None
+        if self.depth >= MAX_DEPTH:
+            # Argo's maxStackDepth: a template that calls itself without end (e.g. a `when` that never turns false).
+            message = (
+                f"Maximum recursion depth exceeded ({MAX_DEPTH} nested templates); "
+                "check the condition that should end the recursion"
+            )
+            return self.error_node(node, node_name, message, opts, template_name, holder)
+        self.depth += 1
+        try:
+            return self.execute_resolved(node, node_name, holder, arguments, scope, opts, local, artifacts, flag)
+        finally:
+            self.depth -= 1
+
+    def execute_resolved(
+        self,
+        node: NodeStatus | None,
+        node_name: str,
+        holder: Mapping[str, Any],
+        arguments: Mapping[str, Any],
+        scope: TemplateScope,
+        opts: Opts,
+        local: Scope | None,
+        artifacts: Mapping[str, Mapping[str, Any]] | None,
+        flag: Mapping[str, bool] | None,
+    ) -> NodeStatus | None:
         template_name = str(holder.get("template") or "")
         try:
             resolved = self.resolve(holder, scope)

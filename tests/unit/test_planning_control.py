@@ -1232,3 +1232,25 @@ spec:
     cluster = Cluster(manifest)
     assert cluster.run()["phase"] == "Succeeded"
     assert cluster.node("il")["inputs"]["artifacts"] == [{"name": "a", "path": "/in", "s3": {"key": "il/results/7"}}]
+
+
+def test_endless_recursion_stops_at_the_depth_limit_with_a_clear_message() -> None:
+    manifest = load(
+        """
+metadata: {name: rec}
+spec:
+  entrypoint: loop
+  templates:
+  - name: loop
+    steps:
+    - - {name: again, template: loop}
+"""
+    )
+    cluster = Cluster(manifest)
+    status = cluster.run(max_passes=5)
+    errors = [n for n in cluster.nodes.values() if n["phase"] == "Error"]
+    assert [n["message"] for n in errors] == [
+        "Maximum recursion depth exceeded (100 nested templates); check the condition that should end the recursion"
+    ]
+    assert errors[0]["name"] == "rec" + "[0].again" * 100
+    assert status["phase"] == "Failed"
