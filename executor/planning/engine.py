@@ -988,7 +988,12 @@ class _Pass:
         params: Mapping[str, str],
         artifacts: list[InputArtifact],
     ) -> None:
-        deadline = self.leaf_deadline(node, template)
+        try:
+            deadline = self.leaf_deadline(node, template)
+        except PlanError as exc:
+            self.active_pods -= 1
+            self.mark(node, "Error", str(exc))
+            return
         job = self.job_name(self.name, node["name"])
         step = StepSpec(
             workflow=self.step_workflow,
@@ -1019,9 +1024,9 @@ class _Pass:
         if timeout:
             try:
                 seconds = parse_duration(str(timeout)).total_seconds()
-                limits.append(seconds - (self.now - started).total_seconds())
-            except DurationError:
-                pass
+            except DurationError as exc:
+                raise PlanError(f"invalid timeout format: {exc}") from exc
+            limits.append(seconds - (self.now - started).total_seconds())
         if self.deadline is not None:
             limits.append((self.deadline - self.now).total_seconds())
         if not limits:

@@ -1254,3 +1254,15 @@ spec:
     ]
     assert errors[0]["name"] == "rec" + "[0].again" * 100
     assert status["phase"] == "Failed"
+
+
+def test_an_unreadable_template_timeout_errors_the_node_instead_of_being_ignored() -> None:
+    manifest = load(RETRY)
+    manifest["spec"]["templates"][0] = {"name": "flaky", "timeout": "soon", "container": {"image": "alpine"}}
+    cluster = Cluster(manifest)
+    status = cluster.run()
+    assert cluster.created == []
+    assert (status["phase"], status["message"]) == (
+        "Error",
+        "invalid timeout format: invalid duration 'soon'; write e.g. 30s, 1m30s or 2h",
+    )
