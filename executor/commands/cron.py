@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    wakers = run_command.Wakers()  # `trellis resume` of a scheduled run signals this process
+    try:
+        return _run(args, wakers)
+    finally:
+        wakers.restore()
+
+
+def _run(args: argparse.Namespace, wakers: run_command.Wakers) -> int:
     err = sys.stderr
     try:
         session = run_command.open_session(args, err)
@@ -64,13 +72,17 @@ def run(args: argparse.Namespace) -> int:
         except (ManifestError, run_command.SetupError) as exc:
             say(f"cannot start {child['metadata']['name']}: {exc}")
             return {**child, "status": {"phase": "Error", "message": str(exc)}}
+        wakers.runners.append(runner)
 
         def stop_when_asked() -> None:
             stop.wait()
             runner.request_shutdown("Stop")
 
         threading.Thread(target=stop_when_asked, daemon=True).start()
-        return run_command.run_to_end(runner)
+        try:
+            return run_command.run_to_end(runner)
+        finally:
+            wakers.runners.remove(runner)
 
     scheduler = CronRunner(cron, start_run=start_run, clock=SystemClock(), on_message=say)
 

@@ -373,7 +373,31 @@ def make_listener(stream: TextIO, *, logs: bool) -> RichListener | PlainListener
     return RichListener(stream, logs=logs) if stream.isatty() else PlainListener(stream, logs=logs)
 
 
+class Wakers:
+    """SIGUSR1 (sent by `trellis resume` once it recorded a request in history) wakes these runners. Installed
+    before any run is recorded, so the signal never meets the default action (which would end the process)."""
+
+    def __init__(self) -> None:
+        self.runners: list[Runner] = []
+        self.previous: Any = signal.signal(signal.SIGUSR1, self)
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        for runner in list(self.runners):
+            runner.wake()
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGUSR1, self.previous)
+
+
 def run(args: argparse.Namespace) -> int:
+    wakers = Wakers()
+    try:
+        return _run(args, wakers)
+    finally:
+        wakers.restore()
+
+
+def _run(args: argparse.Namespace, wakers: Wakers) -> int:
     out, err = sys.stdout, sys.stderr
     machine = args.output in {"json", "yaml"}
     try:
@@ -382,6 +406,7 @@ def run(args: argparse.Namespace) -> int:
         workflow = new_workflow(session, session.inputs.runnable, parameters=parameters, entrypoint=args.entrypoint)
         listener = make_listener(err if machine else out, logs=args.logs)
         runner = make_runner(session, workflow, listener)
+        wakers.runners.append(runner)
     except ManifestError as exc:
         print(str(exc), file=err)
         return 1
@@ -394,7 +419,6 @@ def run(args: argparse.Namespace) -> int:
     interrupts = _Interrupts(runner, err)
     previous_int = signal.signal(signal.SIGINT, interrupts)
     previous_term = signal.signal(signal.SIGTERM, interrupts)
-    previous_usr1 = signal.signal(signal.SIGUSR1, lambda _s, _f: runner.wake())
     try:
         if isinstance(listener, RichListener):
             with listener:
@@ -404,7 +428,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGUSR1, previous_usr1)
     phase = (final.get("status") or {}).get("phase")
     if machine:
         out.write(dumps(final, args.output))

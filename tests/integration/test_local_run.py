@@ -443,3 +443,29 @@ def test_history_lists_gets_and_deletes_runs(tmp_path: Path) -> None:
         1,
         "trellis get: no run named 'listed-run' in history; see trellis list\n",
     )
+
+
+def test_trellis_cron_refuses_a_plain_workflow_and_stops_at_once_when_suspended(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    wf_file = write(tmp_path / "wf.yaml", workflow("not-cron", [container("main", "true")]))
+    refused = trellis(home, "cron", wf_file)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "trellis cron: expected a CronWorkflow, found a Workflow; use trellis run for it\n",
+    )
+    cron = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "paused"},
+        "spec": {
+            "schedules": ["* * * * *"],
+            "suspend": True,
+            "workflowSpec": {"entrypoint": "main", "templates": [container("main", "true")]},
+        },
+    }
+    stopped = trellis(home, "cron", write(tmp_path / "cron.yaml", cron))
+    assert stopped.returncode == 0
+    assert [line.split(" ", 1)[1] for line in stopped.stderr.splitlines()] == [
+        "scheduling paused: * * * * * (UTC)",
+        "nothing scheduled (suspended or no schedule): stopping",
+    ]
