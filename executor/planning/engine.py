@@ -19,11 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
-from collections import ChainMap
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from executor import templating
@@ -44,6 +42,31 @@ from executor.contract import (
 from executor.planning import expr
 from executor.planning.depends import DependsError, TaskOutcome, depends_of
 from executor.planning.durations import DurationError, humanize, parse_duration
+from executor.planning.helpers import (
+    ARTIFACT_REF,
+    UNSUPPORTED_ARTIFACTS,
+    PlanError,
+    ancestors,
+    continues_on,
+    go_time,
+    has_expression_hooks,
+    is_transient,
+    item_scope,
+    json_value_list,
+    layered,
+    loop_index,
+    merge_defaults,
+    node_inputs,
+    sequence_items,
+    step_of,
+    suspend_outputs,
+    templates_by_name,
+    to_int,
+    to_str,
+    topological_order,
+    uses_timeouts,
+    with_sub_path,
+)
 from executor.status import (
     NodeOutputs,
     NodeStatus,
@@ -67,12 +90,7 @@ Scope = Mapping[str, str]
 
 MAX_NEW_NODES_PER_PASS = 25_000  # template nodes created in one pass at most; the rest wait for the next pass
 MAX_DEPTH = 100  # nested template calls per branch (Argo's default maxStackDepth is 150; Python's stack is smaller)
-_ARTIFACT_REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 _SHUTDOWN_STRATEGIES = ("Stop", "Terminate")
-
-
-class PlanError(Exception):
-    """A problem with the workflow itself; the affected node or the workflow ends with this message."""
 
 
 @dataclass(frozen=True)
@@ -251,14 +269,14 @@ class _Pass:
             self.step_workflow = self.workflow
             if self.spec is not self.workflow.get("spec"):
                 self.step_workflow = {**self.workflow, "spec": self.spec}
-            self.local_scope = TemplateScope("local", self.name, _templates_by_name(self.spec.get("templates")))
-            self.has_timeouts = _uses_timeouts(self.spec, self.context)
+            self.local_scope = TemplateScope("local", self.name, templates_by_name(self.spec.get("templates")))
+            self.has_timeouts = uses_timeouts(self.spec, self.context)
             self.shutdown = str(self.spec.get("shutdown") or "")
             if self.shutdown and self.shutdown not in _SHUTDOWN_STRATEGIES:
                 raise PlanError(f"spec.shutdown: unknown strategy '{self.shutdown}'; use Stop or Terminate")
             ads = self.spec.get("activeDeadlineSeconds")
             if ads is not None:
-                self.deadline = self.started_at + timedelta(seconds=_int(ads, "spec.activeDeadlineSeconds"))
+                self.deadline = self.started_at + timedelta(seconds=to_int(ads, "spec.activeDeadlineSeconds"))
             self.globals = self.global_scope()
             entry = self.spec.get("entrypoint")
             if not entry:
@@ -340,7 +358,7 @@ class _Pass:
         status = "Running"
         if is_fulfilled(root.get("phase")):
             status = {"Failed": "Failed", "Error": "Error"}.get(str(root.get("phase")), "Succeeded")
-        scope = _chain({"workflow.status": status}, self.globals)
+        scope = layered({"workflow.status": status}, self.globals)
         running = False
         for hook_name, hook in hooks.items():
             if hook_name == "exit" or not isinstance(hook, Mapping):
@@ -450,7 +468,7 @@ class _Pass:
         """An output with a globalName is visible as workflow.outputs.parameters.<name> from now on (this pass too)."""
         for param in params:
             if param.get("globalName"):
-                self.globals[f"workflow.outputs.parameters.{param['globalName']}"] = _str(param.get("value", ""))
+                self.globals[f"workflow.outputs.parameters.{param['globalName']}"] = to_str(param.get("value", ""))
 
     def workflow_outputs(self) -> dict[str, Any]:
         """`status.outputs`: every output with a `globalName`, from Succeeded nodes, last finisher wins."""
@@ -534,9 +552,9 @@ class _Pass:
         for param in (self.spec.get("arguments") or {}).get("parameters") or []:
             name = param.get("name")
             if "value" in param:
-                value = _str(param["value"])
+                value = to_str(param["value"])
             elif "default" in param.get("valueFrom", {}) or "default" in param:
-                value = _str(param.get("valueFrom", {}).get("default", param.get("default")))
+                value = to_str(param.get("valueFrom", {}).get("default", param.get("default")))
             elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
                 raise PlanError(
                     f"spec.arguments.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
@@ -545,16 +563,16 @@ class _Pass:
             else:
                 raise PlanError(f"spec.arguments.parameters.{name}: no value given; set value (or a default)")
             enum = param.get("enum")
-            if enum and value not in [_str(e) for e in enum]:
+            if enum and value not in [to_str(e) for e in enum]:
                 raise PlanError(
                     f"spec.arguments.parameters.{name}: value '{value}' is not one of the allowed values "
-                    f"{[_str(e) for e in enum]}"
+                    f"{[to_str(e) for e in enum]}"
                 )
             scope[f"workflow.parameters.{name}"] = value
             params.append({"name": name, "value": value})
         scope["workflow.parameters"] = scope["workflow.parameters.json"] = json.dumps(params, separators=(",", ":"))
         for param in (self.status_in.get("outputs") or {}).get("parameters") or []:
-            scope[f"workflow.outputs.parameters.{param.get('name')}"] = _str(param.get("value", ""))
+            scope[f"workflow.outputs.parameters.{param.get('name')}"] = to_str(param.get("value", ""))
         return scope
 
     # --- templates ---------------------------------------------------------------------------------------------
@@ -570,7 +588,7 @@ class _Pass:
             new_scope = TemplateScope(
                 "cluster" if kind == "ClusterWorkflowTemplate" else "namespaced",
                 str(ref.get("name")),
-                _templates_by_name(((found or {}).get("spec") or {}).get("templates")),
+                templates_by_name(((found or {}).get("spec") or {}).get("templates")),
             )
             template = self.scoped_template(new_scope, str(ref.get("template")))
             if template is None:
@@ -605,7 +623,7 @@ class _Pass:
         defaults = self.spec.get("templateDefaults")
         if not defaults:
             return template
-        return _merge(defaults, template)
+        return merge_defaults(defaults, template)
 
     # --- execute: Argo's executeTemplate --------------------------------------------------------------------------
 
@@ -728,13 +746,13 @@ class _Pass:
             name = str(param.get("name"))
             arg = given.get(name)
             if arg is not None and "value" in arg:
-                value = _str(arg["value"])
+                value = to_str(arg["value"])
             elif "value" in param:
-                value = _str(param["value"])
+                value = to_str(param["value"])
             elif "default" in param:
-                value = _str(param["default"])
+                value = to_str(param["default"])
             elif (param.get("valueFrom") or {}).get("default") is not None:
-                value = _str(param["valueFrom"]["default"])
+                value = to_str(param["valueFrom"]["default"])
             elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
                 raise PlanError(
                     f"inputs.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
@@ -743,8 +761,8 @@ class _Pass:
             else:
                 raise PlanError(f"inputs.parameters.{name} was not supplied")
             enum = param.get("enum")
-            if enum and value not in [_str(e) for e in enum]:
-                allowed = ", ".join(_str(e) for e in enum)
+            if enum and value not in [to_str(e) for e in enum]:
+                allowed = ", ".join(to_str(e) for e in enum)
                 raise PlanError(
                     f"inputs.parameters.{name}: value '{value}' is not one of the allowed values: {allowed}"
                 )
@@ -759,14 +777,14 @@ class _Pass:
             ref = source.get("from")
             if source.get("fromExpression"):
                 ref = self.artifact_from_expression(str(source["fromExpression"]), artifacts_scope, scope)
-            unsupported = [k for k in _UNSUPPORTED_ARTIFACTS if k in source]
+            unsupported = [k for k in UNSUPPORTED_ARTIFACTS if k in source]
             if unsupported:
                 raise PlanError(
                     f"input artifact '{name}': {unsupported[0]} artifacts are not supported by Trellis; "
                     "use s3, http, git or raw"
                 )
             if isinstance(ref, str) and ref:
-                match = _ARTIFACT_REF.match(ref)
+                match = ARTIFACT_REF.match(ref)
                 key = match.group(1) if match else ref
                 produced = artifacts_scope.get(key) or self.global_artifacts.get(key)
                 if produced is not None:
@@ -781,7 +799,7 @@ class _Pass:
                 if location:
                     # An inline location may use variables (e.g. s3.key "{{workflow.name}}/results").
                     own = {f"inputs.parameters.{k}": v for k, v in params.items()}
-                    location = expr.substitute(location, _chain(own, scope, self.globals))
+                    location = expr.substitute(location, layered(own, scope, self.globals))
             optional = bool(artifact.get("optional") or source.get("optional"))
             sub_path = str(source.get("subPath") or artifact.get("subPath") or "").strip("/")
             if location and sub_path:
@@ -790,7 +808,7 @@ class _Pass:
                         f"input artifact '{name}': subPath needs the producer to store the artifact unarchived; "
                         "set archive: none on its output"
                     )
-                location = _with_sub_path(location, sub_path)
+                location = with_sub_path(location, sub_path)
             if not location:
                 if optional:
                     continue
@@ -816,7 +834,7 @@ class _Pass:
         `cond ? steps.a.outputs.artifacts.x : steps.b.outputs.artifacts.y` yields the chosen reference."""
         names = {key: key for key in [*artifacts_scope, *self.global_artifacts]}
         try:
-            return "{{" + expr.evaluate_string(text, _chain(names, scope)) + "}}"
+            return "{{" + expr.evaluate_string(text, layered(names, scope)) + "}}"
         except expr.ExpressionFailed as exc:
             raise PlanError(f"fromExpression '{text}': {exc}") from exc
 
@@ -854,7 +872,7 @@ class _Pass:
 
     def process(self, template: Mapping[str, Any], local: Mapping[str, str]) -> Mapping[str, Any]:
         """Substitute a template's own fields; a steps/dag body is substituted task by task later."""
-        scope = _chain(dict(local), self.globals)
+        scope = layered(dict(local), self.globals)
         body = {k: v for k, v in template.items() if k not in ("steps", "dag")}
         processed = dict(expr.substitute(body, scope))
         for key in ("steps", "dag"):
@@ -928,10 +946,10 @@ class _Pass:
             if self.spec.get("suspend"):
                 return None
             limit = self.spec.get("parallelism")
-            if limit is not None and self.active_pods >= _int(limit, "spec.parallelism"):
+            if limit is not None and self.active_pods >= to_int(limit, "spec.parallelism"):
                 return None
             node = self.init_node(node_name, "Pod", "Pending", opts, **common)
-            inputs = _node_inputs(params, artifacts)
+            inputs = node_inputs(params, artifacts)
             if inputs:
                 node["inputs"] = inputs  # type: ignore[typeddict-item]
             self.active_pods += 1
@@ -1019,7 +1037,7 @@ class _Pass:
         ads = template.get("activeDeadlineSeconds")
         if ads is not None:
             with contextlib.suppress(PlanError):
-                limits.append(float(_int(ads, "activeDeadlineSeconds")))
+                limits.append(float(to_int(ads, "activeDeadlineSeconds")))
         timeout = template.get("timeout")
         if timeout:
             try:
@@ -1043,11 +1061,11 @@ class _Pass:
             name = str(param.get("name"))
             value_from = param.get("valueFrom") or {}
             if name in reported:
-                value = _str(reported[name])
+                value = to_str(reported[name])
             elif value_from.get("default") is not None:
-                value = _str(value_from["default"])
+                value = to_str(value_from["default"])
             elif "value" in param:
-                value = _str(param["value"])
+                value = to_str(param["value"])
             else:
                 missing.append(name)
                 continue
@@ -1173,7 +1191,7 @@ class _Pass:
         if self.shutdown:
             return last_phase, f"Stopped with strategy '{self.shutdown}'"
         if self.deadline is not None and self.now >= self.deadline:
-            return last_phase, f"retry exceeded workflow deadline {_go_time(self.deadline)}"
+            return last_phase, f"retry exceeded workflow deadline {go_time(self.deadline)}"
         backoff = strategy.get("backoff") or {}
         if backoff:
             max_deadline: datetime | None = None
@@ -1187,7 +1205,7 @@ class _Pass:
             wait = parse_duration(str(backoff["duration"]))
             factor = backoff.get("factor")
             if factor is not None:
-                factor_value = float(_int(factor, "retryStrategy.backoff.factor"))
+                factor_value = float(to_int(factor, "retryStrategy.backoff.factor"))
                 if factor_value > 0:
                     wait = wait * (factor_value ** (len(attempts) - 1))
             if backoff.get("cap"):
@@ -1197,7 +1215,7 @@ class _Pass:
             if max_deadline is not None and resume_at > max_deadline:
                 return last_phase, "Backoff would exceed max duration limit"
             limit = strategy.get("limit")
-            within_limit = limit is None or len(attempts) <= _int(limit, "retryStrategy.limit")
+            within_limit = limit is None or len(attempts) <= to_int(limit, "retryStrategy.limit")
             if self.now < resume_at and within_limit:
                 self.timer(resume_at)
                 return "Running", f"Backoff for {humanize(wait)}"
@@ -1209,13 +1227,13 @@ class _Pass:
         elif policy == "OnFailure":
             on_failed, on_error = True, False
         elif policy == "OnTransientError":
-            on_failed = on_error = _is_transient(last_message)
+            on_failed = on_error = is_transient(last_message)
         else:
             return "Error", f"{policy} is not a valid RetryPolicy"
         if (last_phase == "Failed" and not on_failed) or (last_phase == "Error" and not on_error):
             return last_phase, last_message
         limit = strategy.get("limit")
-        if limit is not None and len(attempts) > _int(limit, "retryStrategy.limit"):
+        if limit is not None and len(attempts) > to_int(limit, "retryStrategy.limit"):
             return last_phase, "No more retries left"
         expression = strategy.get("expression")
         if expression:
@@ -1229,7 +1247,7 @@ class _Pass:
                 "lastRetry.message": last_message,
             }
             try:
-                proceed = expr.evaluate_bool(str(expression), _chain(env, self.globals))
+                proceed = expr.evaluate_bool(str(expression), layered(env, self.globals))
             except expr.ExpressionFailed as exc:
                 return "Error", str(exc)
             if not proceed:
@@ -1257,7 +1275,7 @@ class _Pass:
                 return self.mark(node, "Error", str(exc))
             started = parse_time(node.get("startedAt")) or self.now
             if self.now >= started + seconds:
-                params = _suspend_outputs(template)
+                params = suspend_outputs(template)
                 if params:
                     node["outputs"] = cast(NodeOutputs, {"parameters": params})
                 return self.mark(node, "Succeeded", "")
@@ -1331,7 +1349,7 @@ class _Pass:
         group_name = group["name"]
         child_opts = Opts(inner.boundary_id, inner.boundary_name, inner.on_exit, parent_id=group["id"])
         running = 0
-        max_running = _int(limit, "parallelism") if limit is not None else None
+        max_running = to_int(limit, "parallelism") if limit is not None else None
         if max_running is not None:
             for cid in group.get("children") or []:
                 child = self.nodes.get(cid)
@@ -1381,7 +1399,7 @@ class _Pass:
             child = self.nodes.get(cid)
             if child is None:
                 continue
-            holder = steps_by_name.get(_step_of(child["name"], group_name))
+            holder = steps_by_name.get(step_of(child["name"], group_name))
             if not is_fulfilled(child.get("phase")) or not self.hooks_done(child, holder):
                 completed = False
         expected = sum(1 for _ in self.step_children_names(group_name, steps, scope))
@@ -1391,8 +1409,8 @@ class _Pass:
             return
         for cid in group.get("children") or []:
             child = self.nodes[cid]
-            step = steps_by_name.get(_step_of(child["name"], group_name), {})
-            if is_failed(child.get("phase")) and not _continues_on(step, str(child.get("phase"))):
+            step = steps_by_name.get(step_of(child["name"], group_name), {})
+            if is_failed(child.get("phase")) and not continues_on(step, str(child.get("phase"))):
                 self.mark(group, "Failed", f"child '{cid}' failed")
                 return
         self.mark(group, "Succeeded", "")
@@ -1430,10 +1448,10 @@ class _Pass:
                 and self.hooks_done(existing, step)
                 and self.exit_started(existing, step)
             )
-            or (not _has_expression_hooks(step) and self.still_running(existing, opts))
+            or (not has_expression_hooks(step) and self.still_running(existing, opts))
         ):
             return existing
-        local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
+        local = layered(item_scope(item), scope, self.globals) if item is not None else layered(scope, self.globals)
         resolved_step = expr.substitute(
             {k: v for k, v in step.items() if k not in ("withItems", "withParam", "withSequence")}, local
         )
@@ -1506,10 +1524,10 @@ class _Pass:
         by_name = {str(t.get("name")): t for t in tasks}
         try:
             deps = {name: depends_of(task) for name, task in by_name.items()}
-            order = _topological(by_name, {n: (d.tasks if d else ()) for n, d in deps.items()})
+            order = topological_order(by_name, {n: (d.tasks if d else ()) for n, d in deps.items()})
         except (DependsError, PlanError) as exc:
             return self.mark(node, "Error", str(exc))
-        target_text = str(expr.substitute(str(dag.get("target") or ""), _chain(local, self.globals))).strip()
+        target_text = str(expr.substitute(str(dag.get("target") or ""), layered(local, self.globals))).strip()
         if target_text:
             targets = [t for t in target_text.split() if t]
             unknown = [t for t in targets if t not in by_name]
@@ -1518,13 +1536,13 @@ class _Pass:
         else:
             depended = {dep for d in deps.values() if d for dep in d.tasks}
             targets = [name for name in by_name if name not in depended]
-        needed = _ancestors(targets, {n: (d.tasks if d else ()) for n, d in deps.items()})
+        needed = ancestors(targets, {n: (d.tasks if d else ()) for n, d in deps.items()})
         fail_fast = dag.get("failFast") is None or bool(dag.get("failFast"))
         inner = Opts(node["id"], node_name, opts.on_exit)
         scope: dict[str, str] = dict(local)
         arts: dict[str, Mapping[str, Any]] = self.input_artifact_scope(inputs)
         limit = template.get("parallelism")
-        max_running = _int(limit, "parallelism") if limit is not None else None
+        max_running = to_int(limit, "parallelism") if limit is not None else None
         task_nodes: dict[str, NodeStatus] = {}
         running = 0
         for name in order:
@@ -1635,7 +1653,7 @@ class _Pass:
         budget: list[int] | None = None,
     ) -> NodeStatus | None:
         try:
-            items = self.loop_items(task, _chain(scope, self.globals))
+            items = self.loop_items(task, layered(scope, self.globals))
         except PlanError as exc:
             created = self.init_node(
                 task_name, "Skipped", "Error", inner, template_name=str(task.get("template") or ""), message=str(exc)
@@ -1682,7 +1700,7 @@ class _Pass:
         if node.get("type") != "TaskGroup":
             return self.run_task(task_name, task, None, tscope, scope, arts, inner, [])
         try:
-            items = self.loop_items(task, _chain(scope, self.globals)) or []
+            items = self.loop_items(task, layered(scope, self.globals)) or []
         except PlanError as exc:
             return self.mark(node, "Error", str(exc))
         group_opts = Opts(inner.boundary_id, inner.boundary_name, inner.on_exit)
@@ -1723,10 +1741,10 @@ class _Pass:
                 and self.hooks_done(existing, task)
                 and self.exit_started(existing, task)
             )
-            or (not _has_expression_hooks(task) and self.still_running(existing, opts))
+            or (not has_expression_hooks(task) and self.still_running(existing, opts))
         ):
             return existing
-        local = _chain(_item_scope(item), scope, self.globals) if item is not None else _chain(scope, self.globals)
+        local = layered(item_scope(item), scope, self.globals) if item is not None else layered(scope, self.globals)
         skip = ("withItems", "withParam", "withSequence", "depends", "dependencies")
         resolved_task = expr.substitute({k: v for k, v in task.items() if k not in skip}, local)
         node_opts = opts
@@ -1842,7 +1860,7 @@ class _Pass:
                 result = "Running"
                 if not fail_fast:
                     break
-            elif is_failed(phase) and not _continues_on(by_name[target], phase):
+            elif is_failed(phase) and not continues_on(by_name[target], phase):
                 result = phase
                 if fail_fast:
                     break
@@ -1905,7 +1923,7 @@ class _Pass:
             return
         own: dict[str, str] = {}
         self.add_node_outputs(prefix, str(holder.get("name")), node, own, {})
-        scope = _chain(own, local)
+        scope = layered(own, local)
         hook_opts = Opts(opts.boundary_id, opts.boundary_name, opts.on_exit, parent_id=node["id"])
         for hook_name, hook in hooks.items():
             if hook_name == "exit" or not isinstance(hook, Mapping):
@@ -1979,10 +1997,10 @@ class _Pass:
             scope[f"{key}.exitCode"] = str(outputs["exitCode"])
             scope[f"{key}.outputs.exitCode"] = str(outputs["exitCode"])
         for param in outputs.get("parameters") or []:
-            scope[f"{key}.outputs.parameters.{param.get('name')}"] = _str(param.get("value", ""))
+            scope[f"{key}.outputs.parameters.{param.get('name')}"] = to_str(param.get("value", ""))
         if outputs.get("parameters"):
             scope[f"{key}.outputs.parameters"] = json.dumps(
-                {p.get("name"): _str(p.get("value", "")) for p in outputs["parameters"]}, separators=(",", ":")
+                {p.get("name"): to_str(p.get("value", "")) for p in outputs["parameters"]}, separators=(",", ":")
             )
         for artifact in outputs.get("artifacts") or []:
             arts[f"{key}.outputs.artifacts.{artifact.get('name')}"] = artifact
@@ -1999,13 +2017,13 @@ class _Pass:
             default = (param.get("valueFrom") or {}).get("default")
             name = f"{key}.outputs.parameters.{param.get('name')}"
             if default is not None and name not in scope:
-                scope[name] = _str(default)
+                scope[name] = to_str(default)
 
     def add_aggregate_outputs(self, prefix: str, name: str, members: list[NodeStatus], scope: dict[str, str]) -> None:
         """Loop outputs as Argo aggregates them: JSON lists, in item order, from Succeeded children only."""
         key = f"{prefix}.{name}"
         ordered = sorted(
-            (m for m in members if not (m.get("nodeFlag") or {}).get("hooked")), key=lambda m: _loop_index(m["name"])
+            (m for m in members if not (m.get("nodeFlag") or {}).get("hooked")), key=lambda m: loop_index(m["name"])
         )
         param_list: list[dict[str, str]] = []
         by_param: dict[str, list[str]] = {}
@@ -2017,7 +2035,7 @@ class _Pass:
             if outputs.get("parameters"):
                 entry = {}
                 for param in outputs["parameters"]:
-                    value = _str(param.get("value", ""))
+                    value = to_str(param.get("value", ""))
                     entry[str(param.get("name"))] = value
                     by_param.setdefault(str(param.get("name")), []).append(value)
                 param_list.append(entry)
@@ -2029,7 +2047,7 @@ class _Pass:
         scope[f"{key}.outputs.result"] = json.dumps(results, separators=(",", ":"))
         scope[f"{key}.outputs.parameters"] = json.dumps(param_list, separators=(",", ":"))
         for param_name, values in by_param.items():
-            scope[f"{key}.outputs.parameters.{param_name}"] = _json_value_list(values)
+            scope[f"{key}.outputs.parameters.{param_name}"] = json_value_list(values)
 
     def finish_container(
         self,
@@ -2041,7 +2059,7 @@ class _Pass:
         """Outputs of a steps/dag template from its children (valueFrom.parameter / expression, artifact from)."""
         outputs: dict[str, Any] = {}
         params = []
-        local = _chain(dict(scope), self.globals)
+        local = layered(dict(scope), self.globals)
         for param in (template.get("outputs") or {}).get("parameters") or []:
             value_from = param.get("valueFrom") or {}
             reference = value_from.get("parameter") or value_from.get("expression")
@@ -2054,9 +2072,9 @@ class _Pass:
                 with contextlib.suppress(expr.ExpressionFailed):
                     value = expr.evaluate_string(str(reference), local)
             elif "value" in param:
-                value = _str(expr.substitute(param["value"], local))
+                value = to_str(expr.substitute(param["value"], local))
             if value is None and value_from.get("default") is not None:
-                value = _str(value_from["default"])
+                value = to_str(value_from["default"])
             if value is None:
                 return self.mark(
                     node,
@@ -2078,7 +2096,7 @@ class _Pass:
                     ref = self.artifact_from_expression(str(artifact["fromExpression"]), arts, local)
                 except PlanError as exc:
                     return self.mark(node, "Error", str(exc))
-            match = _ARTIFACT_REF.match(str(ref or ""))
+            match = ARTIFACT_REF.match(str(ref or ""))
             produced = (arts.get(match.group(1)) or self.global_artifacts.get(match.group(1))) if match else None
             if produced is None:
                 if artifact.get("optional"):
@@ -2102,9 +2120,9 @@ class _Pass:
             items = holder.get("withItems")
             if not isinstance(items, list):
                 raise PlanError("withItems must be a list")
-            return [expr.substitute(item, _chain(scope, self.globals)) for item in items]
+            return [expr.substitute(item, layered(scope, self.globals)) for item in items]
         if "withParam" in holder:
-            text = expr.substitute(str(holder.get("withParam")), _chain(scope, self.globals))
+            text = expr.substitute(str(holder.get("withParam")), layered(scope, self.globals))
             try:
                 value = json.loads(str(text))
             except ValueError as exc:
@@ -2115,225 +2133,12 @@ class _Pass:
                 raise PlanError(f"withParam value could not be parsed as a JSON list: {str(text).strip()}")
             return value
         if "withSequence" in holder:
-            sequence = expr.substitute(dict(holder.get("withSequence") or {}), _chain(scope, self.globals))
-            return _sequence(sequence)
+            sequence = expr.substitute(dict(holder.get("withSequence") or {}), layered(scope, self.globals))
+            return sequence_items(sequence)
         return None
 
 
 # --- module helpers ----------------------------------------------------------------------------------------------
-
-
-def _chain(*maps: Mapping[str, str]) -> Mapping[str, str]:
-    """Layered lookup without copying (first map wins): scopes are shared, never copied per task."""
-    return ChainMap(*(cast(MutableMapping[str, str], m) for m in maps))
-
-
-_UNSUPPORTED_ARTIFACTS = ("azure", "gcs", "oss", "hdfs", "artifactory")
-
-
-def _with_sub_path(location: Mapping[str, Any], sub_path: str) -> dict[str, Any]:
-    """The location of `sub_path` inside an unarchived (directory) artifact: one more key segment."""
-    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in location.items()}
-    if "s3" in out:
-        out["s3"]["key"] = f"{str(out['s3'].get('key', '')).rstrip('/')}/{sub_path}"
-    elif "local" in out:
-        field = "key" if out["local"].get("key") else "path"
-        out["local"][field] = f"{str(out['local'].get(field, '')).rstrip('/')}/{sub_path}"
-    elif "http" in out:
-        out["http"]["url"] = f"{str(out['http'].get('url', '')).rstrip('/')}/{sub_path}"
-    return out
-
-
-def _go_time(moment: datetime) -> str:
-    """Go's time.Time.String() in UTC, as Argo prints a deadline: `2026-01-02 03:04:15 +0000 UTC`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-
-
-def _uses_timeouts(spec: Mapping[str, Any], context: PlanContext) -> bool:
-    specs = [spec, *((doc.get("spec") or {}) for doc in context.templates.values())]
-    defaults = spec.get("templateDefaults") or {}
-    if defaults.get("timeout") or defaults.get("pendingTimeout"):
-        return True
-    return any(
-        t.get("timeout") or t.get("pendingTimeout")
-        for s in specs
-        for t in s.get("templates") or []
-        if isinstance(t, Mapping)
-    )
-
-
-def _has_expression_hooks(holder: Mapping[str, Any]) -> bool:
-    hooks = holder.get("hooks")
-    return isinstance(hooks, Mapping) and any(name != "exit" for name in hooks)
-
-
-def _templates_by_name(templates: Any) -> dict[str, Mapping[str, Any]]:
-    out: dict[str, Mapping[str, Any]] = {}
-    for template in templates or []:
-        if isinstance(template, Mapping) and template.get("name"):
-            out[str(template["name"])] = template
-    return out
-
-
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        current = out.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            out[key] = _merge(current, value)
-        else:
-            out[key] = value
-    return out
-
-
-def _str(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _int(value: Any, where: str) -> int:
-    try:
-        return int(str(value))
-    except ValueError as exc:
-        raise PlanError(f"{where}: '{value}' is not an integer") from exc
-
-
-def _node_inputs(params: Mapping[str, str], artifacts: list[InputArtifact]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if params:
-        out["parameters"] = [{"name": k, "value": v} for k, v in params.items()]
-    if artifacts:
-        out["artifacts"] = [{"name": a["name"], "path": a.get("path", ""), **a.get("location", {})} for a in artifacts]
-    return out
-
-
-def _item_scope(item: Any) -> dict[str, str]:
-    # A map item is JSON with sorted keys, as Go's json.Marshal writes it.
-    scope = {
-        "item": json.dumps(item, separators=(",", ":"), sort_keys=True) if isinstance(item, Mapping) else _str(item)
-    }
-    if isinstance(item, Mapping):
-        for key, value in item.items():
-            scope[f"item.{key}"] = _str(value)
-    return scope
-
-
-def _sequence(sequence: Mapping[str, Any]) -> list[str]:
-    fmt = sequence.get("format")
-    try:
-        if sequence.get("count") is not None:
-            count = int(str(sequence["count"]))
-            start = int(str(sequence.get("start", 0)))
-            values = list(range(start, start + count))
-        else:
-            start = int(str(sequence.get("start", 0)))
-            end = int(str(sequence.get("end", 0)))
-            values = list(range(start, end + 1)) if end >= start else list(range(start, end - 1, -1))
-    except ValueError as exc:
-        raise PlanError(f"withSequence: {exc}") from exc
-    if fmt:
-        try:
-            return [_printf(str(fmt), v) for v in values]
-        except (TypeError, ValueError) as exc:
-            raise PlanError(f"withSequence.format '{fmt}': {exc}") from exc
-    return [str(v) for v in values]
-
-
-def _printf(fmt: str, value: int) -> str:
-    return fmt % value
-
-
-def _json_value_list(values: list[str]) -> str:
-    parsed: list[Any] = []
-    for value in values:
-        try:
-            parsed.append(json.loads(value))
-        except ValueError:
-            parsed.append(value)
-    return json.dumps(parsed, separators=(",", ":"))
-
-
-def _loop_index(name: str) -> int:
-    start = name.rfind("(")
-    colon = name.find(":", start)
-    try:
-        return int(name[start + 1 : colon])
-    except ValueError:
-        return 0
-
-
-def _step_of(child_name: str, group_name: str) -> str:
-    rest = child_name[len(group_name) + 1 :]
-    paren = rest.find("(")
-    return rest[:paren] if paren != -1 else rest
-
-
-def _continues_on(holder: Mapping[str, Any], phase: str) -> bool:
-    continue_on = holder.get("continueOn") or {}
-    return bool((phase == "Failed" and continue_on.get("failed")) or (phase == "Error" and continue_on.get("error")))
-
-
-def _topological(tasks: Mapping[str, Any], deps: Mapping[str, Iterable[str]]) -> list[str]:
-    """Kahn's algorithm in declaration order; an unknown dependency or a cycle is a PlanError."""
-    indegree = {name: 0 for name in tasks}
-    dependents: dict[str, list[str]] = {name: [] for name in tasks}
-    for name, names in deps.items():
-        for dep in names:
-            if dep not in tasks:
-                raise PlanError(f"task '{name}' depends on unknown task '{dep}'")
-            indegree[name] += 1
-            dependents[dep].append(name)
-    ready = [name for name in tasks if indegree[name] == 0]
-    order: list[str] = []
-    index = 0
-    while index < len(ready):
-        name = ready[index]
-        index += 1
-        order.append(name)
-        for child in dependents[name]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                ready.append(child)
-    if len(order) != len(tasks):
-        cyclic = sorted(name for name in tasks if indegree[name] > 0)
-        raise PlanError(f"dependency cycle among tasks: {', '.join(cyclic)}")
-    return order
-
-
-def _ancestors(targets: Iterable[str], deps: Mapping[str, Iterable[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(targets)
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(deps.get(name, ()))
-    return seen
-
-
-def _suspend_outputs(template: Mapping[str, Any]) -> list[dict[str, str]]:
-    params = []
-    for param in (template.get("outputs") or {}).get("parameters") or []:
-        value_from = param.get("valueFrom") or {}
-        if value_from.get("default") is not None:
-            params.append({"name": str(param.get("name")), "value": _str(value_from["default"])})
-    return params
-
-
-_TRANSIENT = re.compile(
-    r"(?i)(connection reset|connection refused|timeout|timed out|too many requests|service unavailable|"
-    r"temporar|transient|i/o timeout|EOF|etcdserver|try again)"
-)
-
-
-def _is_transient(message: str) -> bool:
-    return bool(_TRANSIENT.search(message))
 
 
 def _default_job_name(workflow_name: str, node_name: str) -> str:
