@@ -316,6 +316,9 @@ def test_a_valid_workflow_is_admitted_and_defaulted_by_the_real_webhook(
     good = BAD_WORKFLOW.replace("entrypoint: missing", "entrypoint: build").replace(
         "    script: {image: alpine, source: echo}\n", "    retryStrategy: {limit: 2}\n"
     )
+    dry = kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=good)
+    assert dry.stdout == "workflow.argoproj.io/broken created (server dry run)\n"
+    assert kube.list_objects("argoproj.io/v1alpha1", "Workflow", "default") == []
     out = kube.kubectl("apply", "-f", "-", stdin=good)
     assert out.stdout == "workflow.argoproj.io/broken created\n"
     stored = kube.get("argoproj.io/v1alpha1", "Workflow", "broken")
