@@ -285,6 +285,20 @@ def test_python_and_trellis_exec_resolve_on_the_host(kubelet: Kubelet) -> None:
     assert pod["status"]["phase"] == "Succeeded"
 
 
+def test_python_resolves_to_python3_on_a_host_without_python(tmp_path: Path) -> None:
+    host_path = "/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
+    if shutil.which("python", path=host_path) is not None or shutil.which("python3", path=host_path) is None:
+        pytest.skip("needs a host PATH with python3 and no python")
+    settings = KubeletSettings(root=tmp_path / "run", sandbox=detect(tmp_path / "probe"), host_env={"PATH": host_path})
+    k = Kubelet(settings)
+    try:
+        _, pod = run(k, job("py", sh("main", "python -c 'import sys; print(sys.version_info[0])'")))
+        assert pod["status"]["phase"] == "Succeeded"
+        assert log(k, "py", "main") == "3\n"
+    finally:
+        k.shutdown()
+
+
 def test_pods_wait_for_a_free_slot_when_the_node_is_full(tmp_path: Path) -> None:
     sandbox = detect(tmp_path / "probe")
     settings = KubeletSettings(
