@@ -1876,8 +1876,10 @@ class _Pass:
         if kind in ("Steps", "DAG"):
             return list(node.get("outboundNodes") or [node["id"]])
         if kind == "Retry":
-            children = node.get("children") or []
-            return [children[-1]] if children else [node["id"]]
+            attempts = [
+                c for c in node.get("children") or [] if (self.nodes.get(c) or {}).get("nodeFlag", {}).get("retried")
+            ]
+            return self.outbound_of(self.nodes[attempts[-1]]) if attempts else [node["id"]]
         if kind in ("TaskGroup", "StepGroup"):
             out: list[str] = []
             for child_id in node.get("children") or []:

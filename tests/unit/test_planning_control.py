@@ -1266,3 +1266,32 @@ def test_an_unreadable_template_timeout_errors_the_node_instead_of_being_ignored
         "Error",
         "invalid timeout format: invalid duration 'soon'; write e.g. 30s, 1m30s or 2h",
     )
+
+
+def test_a_retried_steps_template_hangs_its_successor_under_the_last_attempts_leaves() -> None:
+    manifest = load(
+        """
+metadata: {name: rs}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: A, template: inner, hooks: {exit: {template: say}}}
+      - {name: B, template: say, dependencies: [A]}
+  - name: inner
+    retryStrategy: {limit: 1}
+    steps:
+    - - {name: work, template: say}
+"""
+        + WHALE
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=1 if n == "rs.A(0)[0].work" else 0))
+    assert cluster.run()["phase"] == "Succeeded"
+    assert cluster.node("rs.A(1)[0].work")["children"] == [node_id("rs", "rs.B")]
+    assert cluster.node("rs.A")["children"] == [
+        node_id("rs", "rs.A(0)"),
+        node_id("rs", "rs.A(1)"),
+        node_id("rs", "rs.A.onExit"),
+    ]
