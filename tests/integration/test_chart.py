@@ -149,7 +149,7 @@ def test_every_pod_meets_the_restricted_pod_security_profile(options: list[str])
 
 
 @pytest.mark.parametrize("options", OPTIONS)
-def test_rbac_grants_no_wildcards_and_no_secrets_to_the_controller(options: list[str]) -> None:
+def test_rbac_grants_no_wildcards_and_no_secrets_by_default(options: list[str]) -> None:
     docs = render(*options)
     roles = [d for d in docs if d["kind"] in ("Role", "ClusterRole")]
     assert roles
@@ -160,12 +160,30 @@ def test_rbac_grants_no_wildcards_and_no_secrets_to_the_controller(options: list
             assert "nonResourceURLs" not in rule
     controller = [r for r in roles if r["metadata"]["name"] == f"{RELEASE}-controller"]
     granted = {res for role in controller for rule in role["rules"] for res in rule["resources"]}
-    assert "secrets" not in granted
+    assert "secrets" not in granted  # no option here names credential Secrets
     assert {"workflows", "workflows/status", "jobs", "pods", "pods/log", "events", "leases"} <= granted
     for role in controller:
         for rule in role["rules"]:
             if "pods" in rule["resources"] or "configmaps" in rule["resources"]:
                 assert set(rule["verbs"]) == {"get", "list", "watch"}
+
+
+def test_the_controller_may_get_only_the_artifact_repositorys_credential_secrets_by_name() -> None:
+    repository = {
+        "s3": {
+            "bucket": "b",
+            "accessKeySecret": {"name": "s3-creds", "key": "access"},
+            "secretKeySecret": {"name": "s3-creds", "key": "secret"},
+        }
+    }
+    docs = render(
+        "--set-json", f"artifactRepository={json.dumps(repository)}", "--set", "controller.secretNames={extra}"
+    )
+    [role] = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == f"{RELEASE}-controller"]
+    secret_rules = [rule for rule in role["rules"] if "secrets" in rule["resources"]]
+    assert secret_rules == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["extra", "s3-creds"], "verbs": ["get"]}
+    ]
 
 
 def test_extra_arguments_environment_and_service_account_annotations_reach_the_pods() -> None:
