@@ -161,7 +161,8 @@ def test_rbac_grants_no_wildcards_and_no_secrets_by_default(options: list[str]) 
     controller = [r for r in roles if r["metadata"]["name"] == f"{RELEASE}-controller"]
     granted = {res for role in controller for rule in role["rules"] for res in rule["resources"]}
     assert "secrets" not in granted  # no option here names credential Secrets
-    assert {"workflows", "workflows/status", "jobs", "pods", "pods/log", "events", "leases"} <= granted
+    assert {"workflows", "workflows/status", "jobs", "pods", "events", "leases"} <= granted
+    assert "pods/log" not in granted  # the wait sidecar reads main's log, not the controller
     for role in controller:
         for rule in role["rules"]:
             if "pods" in rule["resources"] or "configmaps" in rule["resources"]:
