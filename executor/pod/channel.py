@@ -105,21 +105,32 @@ class KubeChannel:
                     timeout_seconds=self.WATCH_TIMEOUT,
                     deserialize=False,
                 )
-                for event in stream:
-                    if event.get("type") == "DELETED":
-                        raise ChannelError(f"pod {self._namespace}/{self._pod} was deleted while main ran")
-                    if event.get("type") in ("ADDED", "MODIFIED") and isinstance(event.get("object"), dict):
-                        pod = event["object"]
-                        if _main_exit_code(pod) is not None:
-                            break
-                else:
-                    # the watch ended (timeout, 410 Gone): read again and watch from there
-                    pod = self._read_pod()
+                try:
+                    changed = self._first_exit(stream)
+                except ApiException as exc:
+                    if exc.status != 410:  # 410 Gone: our resourceVersion was compacted away; read again
+                        raise
+                    changed = None
+                pod = changed if changed is not None else self._read_pod()
         except ApiException as exc:
             raise ChannelError(
                 f"cannot watch pod {self._namespace}/{self._pod}: {exc.status} {exc.reason}; the pod's service "
                 "account needs get/watch on pods and get on pods/log in its namespace"
             ) from exc
+
+    def _first_exit(self, stream: Any) -> dict[str, Any] | None:
+        """The Pod from the first watch event in which main is terminated; None when the watch ends first."""
+        for event in stream:
+            if event.get("type") == "DELETED":
+                raise ChannelError(f"pod {self._namespace}/{self._pod} was deleted while main ran")
+            obj = event.get("object")
+            if (
+                event.get("type") in ("ADDED", "MODIFIED")
+                and isinstance(obj, dict)
+                and _main_exit_code(obj) is not None
+            ):
+                return obj
+        return None
 
     def _read_pod(self) -> dict[str, Any]:
         response: Any = self._api.read_namespaced_pod(self._pod, self._namespace, _preload_content=False)

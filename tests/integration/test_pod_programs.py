@@ -769,3 +769,62 @@ def test_wait_outside_a_cluster_reports_why_it_cannot_watch_main(tmp_path: Path)
     message = "cannot reach the Kubernetes API to watch main: Service host/port is not set."
     assert (done.returncode, done.stderr.strip()) == (1, f"trellis-exec wait: {message}")
     assert json.loads((tmp_path / "termination-log").read_text()) == {"v": 1, "error": message}
+
+
+def test_wait_in_a_pod_uses_its_projected_token_over_tls_and_survives_a_dropped_watch(tmp_path: Path) -> None:
+    """The whole cluster path as a subprocess: in-cluster config (KUBERNETES_SERVICE_HOST/PORT, token, CA) against
+    the stand-in serving HTTPS; the watch is dropped once; then the "kubelet" ends main with exit code 2."""
+    from tests.standin.server import KubeStandin
+
+    standin = KubeStandin(tls=True, bookmark_interval=0.2).start()
+    try:
+        assert standin.ca_file is not None
+        sa = tmp_path / "serviceaccount"
+        sa.mkdir()
+        (sa / "token").write_text("standin-token")
+        (sa / "ca.crt").write_bytes(standin.ca_file.read_bytes())
+        standin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+        standin.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "wf-1-abcde", "namespace": "team"},
+                "spec": {"containers": [{"name": "main", "image": "a"}, {"name": "wait", "image": "t"}]},
+            }
+        )
+        port = standin.url.rsplit(":", 1)[1]
+        cfg = {"v": 1, "result": True, "parameters": [], "artifacts": [], "report_path": str(tmp_path / "term")}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "TRELLIS_POD_SPEC": json.dumps(cfg),
+            "TRELLIS_MAIN_WATCH": "kube",
+            "TRELLIS_POD_NAME": "wf-1-abcde",
+            "TRELLIS_POD_NAMESPACE": "team",
+            "TRELLIS_SERVICE_ACCOUNT_DIR": str(sa),
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": port,
+        }
+        with (tmp_path / "wait.log").open("wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "executor.pod", "wait"], cwd=ROOT, env=env, stdout=sink, stderr=sink
+            )
+
+        def watches() -> int:
+            return sum(1 for r in standin.requests if r.verb == "watch" and r.name in ("", "wf-1-abcde"))
+
+        standin.wait_until(lambda: watches() >= 1, timeout=60, what="wait to watch its pod")
+        standin.drop_watches()
+        standin.wait_until(lambda: watches() >= 2, timeout=60, what="wait to watch again after the drop")
+        standin.set_pod_log("team", "wf-1-abcde", "main", "partial output\n")
+        status = {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "main", "state": {"terminated": {"exitCode": 2, "reason": "Error"}}},
+                {"name": "wait", "state": {"running": {}}},
+            ],
+        }
+        standin.patch("v1", "Pod", "wf-1-abcde", {"status": status}, namespace="team", subresource="status")
+        assert proc.wait(timeout=60) == 0, (tmp_path / "wait.log").read_text()
+        assert json.loads((tmp_path / "term").read_text()) == {"v": 1, "result": "partial output"}
+    finally:
+        standin.stop()
