@@ -127,6 +127,7 @@ class Runner:
         self._observations: dict[str, tuple[int, JobObservation]] = {}  # job name -> (kubelet version, observation)
         self._last_observed: dict[str, JobObservation] | None = None
         self._dirty = True  # plan at the next pass whatever was observed
+        self._requests_waiting = True  # read the history's requests at the next pass (SIGUSR1 sets it again)
         self._requeue: datetime | None = None
         self._last_history_write = 0.0
         self._recorded_artifacts: set[tuple[str, str]] = set()
@@ -148,6 +149,8 @@ class Runner:
     # -- requests (any thread, signal handlers) -----------------------------------------------------------------
 
     def wake(self) -> None:
+        """Look at the history's requests (`trellis resume` from another terminal) at the next pass."""
+        self._requests_waiting = True
         self._wake.set()
 
     def request_shutdown(self, strategy: str) -> None:
@@ -183,7 +186,8 @@ class Runner:
         return copy.deepcopy(self.workflow)
 
     def _take_requests(self) -> None:
-        if self.history is not None:
+        if self.history is not None and self._requests_waiting:
+            self._requests_waiting = False
             for req in self.history.take_requests(self.name):
                 if req.kind == "resume":
                     self._pending_resume.append(dict(req.payload))
