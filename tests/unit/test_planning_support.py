@@ -51,6 +51,8 @@ Script = Callable[[str], Outcome]  # node name -> outcome
 
 def load(text: str) -> dict[str, Any]:
     manifest: dict[str, Any] = yaml.safe_load(text)
+    manifest.setdefault("apiVersion", "argoproj.io/v1alpha1")
+    manifest.setdefault("kind", "Workflow")
     manifest.setdefault("metadata", {}).setdefault("namespace", "default")
     manifest["metadata"].setdefault("uid", "0f5e1d2c-aaaa-bbbb-cccc-000000000001")
     manifest["metadata"].setdefault("creationTimestamp", "2026-01-02T03:04:00Z")
