@@ -166,6 +166,27 @@ def test_env_expansion_field_refs_secrets_config_maps_and_working_dir(kubelet: K
     assert not Path("/opt/made-for-this-step").exists()
 
 
+def test_secret_values_never_appear_on_a_command_line(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "user"}}}]
+    c = sh("main", "touch /ready/now; sleep 30", env=env, volumeMounts=[{"name": "ready", "mountPath": "/ready"}])
+    manifest = job("secretive", c, volumes=[{"name": "ready", "hostPath": {"path": str(ready)}}])
+    assert kubelet.create_job(manifest)
+    deadline = time.monotonic() + 30
+    while not (ready / "now").exists():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.02)
+    exposed = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"alice" in cmdline.read_bytes():
+                exposed.append(cmdline)
+        except OSError:
+            continue
+    kubelet.delete_job("secretive")
+    assert exposed == []
+
+
 def test_a_missing_secret_fails_the_pod_with_how_to_give_it(kubelet: Kubelet) -> None:
     env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "token"}}}]
     _, pod = run(kubelet, job("no-secret", sh("main", "true", env=env)))
