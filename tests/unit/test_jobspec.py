@@ -499,3 +499,58 @@ def test_dollar_signs_in_the_pod_config_survive_kubernetes_env_expansion() -> No
     (value,) = [e["value"] for e in init["env"] if e["name"] == "TRELLIS_POD_SPEC"]
     kubelet_sees = value.replace("$$", "$")  # what Kubernetes' expansion makes of every `$$`
     assert _json.loads(kubelet_sees)["script"]["source"] == source
+
+
+@pytest.mark.parametrize(
+    ("patch", "check"),
+    [
+        pytest.param(
+            '{"containers": [{"name": "main", "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]}]}',
+            lambda pod: containers_of(pod)["main"]["env"] == [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}],
+            id="env-merged-by-name",
+        ),
+        pytest.param(
+            "containers:\n- name: main\n  volumeMounts:\n  - {name: extra, mountPath: /extra}\nvolumes:\n"
+            "- {name: extra, emptyDir: {}}\n",
+            lambda pod: (
+                ("/extra" in [m["mountPath"] for m in containers_of(pod)["main"]["volumeMounts"]])
+                and ("/tmp" in [m["mountPath"] for m in containers_of(pod)["main"]["volumeMounts"]])
+                and any(v["name"] == "extra" for v in pod["volumes"])
+            ),
+            id="mounts-and-volumes-appended",
+        ),
+        pytest.param(
+            '{"tolerations": [{"key": "b", "operator": "Exists"}]}',
+            lambda pod: pod["tolerations"] == [{"key": "b", "operator": "Exists"}],
+            id="other-lists-replaced",
+        ),
+        pytest.param(
+            '{"nodeSelector": null, "containers": [{"name": "wait", "resources": {"limits": {"memory": "1Gi"}}}]}',
+            lambda pod: (
+                "nodeSelector" not in pod and containers_of(pod)["wait"]["resources"]["limits"] == {"memory": "1Gi"}
+            ),
+            id="null-deletes-and-sidecar-containers-patchable",
+        ),
+        pytest.param(
+            '{"containers": [{"name": "debug", "image": "busybox"}]}',
+            lambda pod: list(containers_of(pod)) == ["main", "wait", "debug"],
+            id="unknown-container-added",
+        ),
+    ],
+)
+def test_pod_spec_patch_merges_containers_by_name_as_argo(patch: str, check: Any) -> None:
+    template = {
+        "name": "t",
+        "container": {"image": "a", "env": [{"name": "A", "value": "1"}]},
+        "nodeSelector": {"pool": "x"},
+        "tolerations": [{"key": "a", "operator": "Exists"}],
+        "podSpecPatch": patch,
+        "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]},
+    }
+    job = expand(make_step(template), context=PlanContext(runtime="local"))
+    validate(job)
+    assert check(job["spec"]["template"]["spec"])
+
+
+def containers_of(pod: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in pod["containers"]}
