@@ -40,7 +40,9 @@ def write_tar_gz(src: Path, out: BinaryIO, *, compression_level: int = DEFAULT_C
         gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
-        tar.add(str(src), arcname=src.name or "artifact", recursive=True)
+        # the declared path itself is followed when it is a symlink (its target is the artifact); links inside a
+        # directory stay links, as tar keeps them
+        tar.add(str(src.resolve()), arcname=src.name or "artifact", recursive=True)
 
 
 @contextmanager

@@ -341,3 +341,13 @@ def test_key_format_with_an_unknown_variable_is_an_error() -> None:
         "use workflow.name, workflow.namespace, workflow.uid, pod.name, workflow.creationTimestamp.<Y|m|d|H|M|S>, "
         "workflow.labels.<key> or workflow.annotations.<key>"
     )
+
+
+def test_an_output_path_that_is_a_symlink_archives_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text("content")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    buffer = io.BytesIO()
+    write_tar_gz(tmp_path / "link.txt", buffer)
+    extract_tar_gz(io.BytesIO(buffer.getvalue()), tmp_path / "out" / "file.txt")
+    target = tmp_path / "out" / "file.txt"
+    assert (target.is_symlink(), target.read_text()) == (False, "content")
