@@ -84,6 +84,8 @@ from executor.status import (
     parse_time,
     progress,
 )
+from webhook.semantics.context import ValidationContext
+from webhook.validation import validate
 
 Expand = Callable[..., Mapping[str, Any]]
 Scope = Mapping[str, str]
@@ -264,6 +266,10 @@ class _Pass:
         phase_in = self.status_in.get("phase")
         if phase_in in ("Succeeded", "Failed", "Error"):
             return []
+        if not phase_in:
+            invalid = self.validation_message()
+            if invalid:
+                return self.finish_invalid(invalid, phase="Failed")
         try:
             self.spec = self.effective_spec()
             self.step_workflow = self.workflow
@@ -285,9 +291,21 @@ class _Pass:
             return self.finish_invalid(str(exc))
         return self.run_tree(str(entry))
 
-    def finish_invalid(self, message: str) -> list[Action]:
+    def validation_message(self) -> str:
+        """Argo's one-time validation before the first pass ("invalid spec: ..."), with the validator `trellis
+        lint` and the webhook use: an object admitted while the webhook was absent fails with its field errors."""
+        result = validate(self.workflow, context=ValidationContext(manifests=self.context.templates))
+        # "Not supported" is the planner's call: it reports what it cannot run on the node that needs it.
+        errors = [error for error in result.errors if "not supported" not in error.message]
+        if not errors:
+            return ""
+        shown = "; ".join(str(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        return f"invalid spec: {shown}{more}"
+
+    def finish_invalid(self, message: str, *, phase: str = "Error") -> list[Action]:
         status: dict[str, Any] = dict(self.status_in)
-        status["phase"] = "Error"
+        status["phase"] = phase
         status["message"] = message
         status.setdefault("startedAt", self.now_text)
         status["finishedAt"] = self.now_text

@@ -357,55 +357,33 @@ def test_output_parameters_results_and_globals_flow_into_later_tasks() -> None:
     assert main["args"] == ["forty-two fallback forty-two"]
 
 
-@pytest.mark.parametrize(
-    ("inputs", "message"),
-    [
-        pytest.param("[{name: x}]", "inputs.parameters.x was not supplied", id="missing-parameter"),
-        pytest.param(
-            "[{name: x, value: c, enum: [a, b]}]",
-            "inputs.parameters.x: value 'c' is not one of the allowed values: a, b",
-            id="value-outside-enum",
-        ),
-    ],
-)
-def test_bad_input_parameters_end_the_node_in_error_with_the_reason(inputs: str, message: str) -> None:
+def test_a_value_outside_the_enum_at_run_time_errors_the_node_with_the_reason() -> None:
     manifest = load(
-        f"""
-metadata: {{name: bad}}
+        """
+metadata: {name: bad}
 spec:
   entrypoint: main
   templates:
   - name: main
     steps:
-    - - {{name: s, template: t}}
+    - - {name: pick, template: pick}
+    - - name: use
+        template: t
+        arguments: {parameters: [{name: x, value: "{{steps.pick.outputs.result}}"}]}
+  - name: pick
+    script: {image: python, source: print()}
   - name: t
-    inputs: {{parameters: {inputs}}}
-    container: {{image: alpine}}
+    inputs: {parameters: [{name: x, enum: [a, b]}]}
+    container: {image: alpine}
 """
     )
-    cluster = Cluster(manifest)
+    cluster = Cluster(manifest, script=lambda n: Outcome(result="c") if n.endswith("pick") else Outcome())
     status = cluster.run()
-    node = cluster.node("bad[0].s")
-    assert node["phase"] == "Error"
-    assert node["message"] == message
+    node = cluster.node("bad[1].use")
+    assert (node["type"], node["phase"]) == ("Skipped", "Error")
+    assert node["message"] == "inputs.parameters.x: value 'c' is not one of the allowed values: a, b"
     assert status["phase"] == "Failed"
-    assert cluster.created == []
-
-
-def test_enum_on_workflow_arguments_is_checked_and_the_workflow_errors() -> None:
-    manifest = load(
-        """
-metadata: {name: en}
-spec:
-  entrypoint: echo
-  arguments: {parameters: [{name: size, value: xl, enum: [s, m]}]}
-  templates:
-"""
-        + ECHO
-    )
-    status = Cluster(manifest).run()
-    assert status["phase"] == "Error"
-    assert status["message"] == "spec.arguments.parameters.size: value 'xl' is not one of the allowed values ['s', 'm']"
+    assert len(cluster.created) == 1
 
 
 ARTIFACTS = """
@@ -433,7 +411,7 @@ spec:
       - name: readme
         path: /in/readme
         http: {url: "https://example.com/README"}
-      - {name: maybe, path: /in/maybe, optional: true, from: "{{workflow.outputs.artifacts.none}}"}
+      - {name: maybe, path: /in/maybe, optional: true}
     container: {image: alpine}
 """
 
@@ -576,47 +554,60 @@ def test_a_job_deleted_behind_the_planners_back_fails_its_node(how: str) -> None
     assert cluster.status["phase"] == "Failed"
 
 
-def test_a_missing_template_ends_the_workflow_with_the_reason_instead_of_raising() -> None:
-    manifest = load(
-        """
-metadata: {name: broken}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    steps:
-    - - {name: s, template: nowhere}
-"""
-    )
-    cluster = Cluster(manifest)
-    status = cluster.run()
-    node = cluster.node("broken[0].s")
-    assert node["phase"] == "Error"
-    assert node["type"] == "Skipped"
-    assert node["message"] == "templates.nowhere not found"
-    assert status["phase"] == "Failed"
-
-
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param("{templates: []}", "spec.entrypoint is not set; name the template to start with", id="no-entry"),
-        pytest.param("{entrypoint: x, templates: []}", "templates.x not found", id="unknown-entrypoint"),
         pytest.param(
-            "{entrypoint: x, shutdown: Later, templates: []}",
-            "spec.shutdown: unknown strategy 'Later'; use Stop or Terminate",
-            id="bad-shutdown",
+            "{templates: []}", "spec.entrypoint: is required: name the template to run first", id="no-entrypoint"
         ),
-        pytest.param("{entrypoint: x, templates: [{name: x}]}", "Template 'x' missing specification", id="empty"),
-        pytest.param("{entrypoint: x, templates: [{name: x, steps: 3}]}", None, id="malformed-steps"),
+        pytest.param(
+            "{entrypoint: x, templates: []}",
+            'spec.entrypoint: template "x" is not defined in spec.templates; to solve this, add a template with this '
+            "name or fix the name",
+            id="unknown-entrypoint",
+        ),
+        pytest.param(
+            "{entrypoint: main, templates: [{name: main, steps: [[{name: s, template: nowhere}]]}]}",
+            'spec.templates[0].steps[0][0].template: template "nowhere" is not defined in spec.templates; to solve '
+            "this, add a template with this name or fix the name",
+            id="missing-template",
+        ),
+        pytest.param(
+            "{entrypoint: x, templates: [{name: x}]}",
+            "spec.templates[0]: sets no template type; add exactly one of: container, script, dag, steps, suspend, "
+            "resource, data, http, plugin, containerSet",
+            id="empty-template",
+        ),
+        pytest.param(
+            "{entrypoint: x, arguments: {parameters: [{name: size, value: xl, enum: [s, m]}]}, "
+            "templates: [{name: x, container: {image: alpine}}]}",
+            'spec.arguments.parameters[0].value: "xl" is not one of the allowed values ("s", "m")',
+            id="argument-outside-enum",
+        ),
+        pytest.param(
+            "{entrypoint: x, templates: [{name: x, timeout: soon, container: {image: alpine}}]}",
+            'spec.templates[0].timeout: "soon" is not a duration; write a duration such as "30s", "5m" or "1h30m"',
+            id="unreadable-timeout",
+        ),
     ],
 )
-def test_invalid_workflows_end_in_error_without_raising(spec: str, message: str | None) -> None:
-    manifest = load(f"metadata: {{name: inv}}\nspec: {spec}\n")
-    status = Cluster(manifest).run(max_passes=5)
-    assert status["phase"] in ("Error", "Failed")
-    if message is not None:
-        assert status["message"] == message
+def test_a_workflow_the_validator_rejects_fails_before_anything_runs_with_argos_invalid_spec_message(
+    spec: str, message: str
+) -> None:
+    cluster = Cluster(load(f"metadata: {{name: inv}}\nspec: {spec}\n"))
+    status = cluster.run(max_passes=1)
+    assert (status["phase"], status["message"]) == ("Failed", f"invalid spec: {message}")
+    assert cluster.created == []
+    assert [(e.reason, e.message) for e in cluster.events] == [("WorkflowFailed", f"invalid spec: {message}")]
+
+
+def test_a_spec_the_planner_cannot_use_mid_run_ends_in_error_without_raising() -> None:
+    cluster = Cluster(load(DIAMOND))
+    cluster.step()
+    cluster.workflow["spec"]["templates"][0]["dag"]["tasks"] = 3  # edited after it started: no validation then
+    status = cluster.run(max_passes=2)
+    assert status["phase"] == "Error"
+    assert status["message"].startswith("invalid workflow: spec.templates[0].dag.tasks: must be a list")
 
 
 def test_workflow_and_node_events_use_argos_reasons() -> None:

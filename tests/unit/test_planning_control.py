@@ -1256,16 +1256,35 @@ spec:
     assert status["phase"] == "Failed"
 
 
-def test_an_unreadable_template_timeout_errors_the_node_instead_of_being_ignored() -> None:
-    manifest = load(RETRY)
-    manifest["spec"]["templates"][0] = {"name": "flaky", "timeout": "soon", "container": {"image": "alpine"}}
-    cluster = Cluster(manifest)
+def test_a_timeout_that_resolves_to_no_duration_at_run_time_errors_the_node() -> None:
+    manifest = load(
+        """
+metadata: {name: to}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: pick, template: pick}
+    - - name: use
+        template: t
+        arguments: {parameters: [{name: t, value: "{{steps.pick.outputs.result}}"}]}
+  - name: pick
+    script: {image: python, source: print()}
+  - name: t
+    inputs: {parameters: [{name: t}]}
+    timeout: "{{inputs.parameters.t}}"
+    container: {image: alpine}
+"""
+    )
+    cluster = Cluster(manifest, script=lambda n: Outcome(result="soon") if n.endswith("pick") else Outcome())
     status = cluster.run()
-    assert cluster.created == []
-    assert (status["phase"], status["message"]) == (
+    node = cluster.node("to[1].use")
+    assert (node["phase"], node["message"]) == (
         "Error",
         "invalid timeout format: invalid duration 'soon'; write e.g. 30s, 1m30s or 2h",
     )
+    assert status["phase"] == "Failed"
 
 
 def test_a_retried_steps_template_hangs_its_successor_under_the_last_attempts_leaves() -> None:
