@@ -460,3 +460,25 @@ def wait_until_serving(server: Any, server_name: str, ca: Path, deadline_seconds
         if time.monotonic() > deadline:
             raise AssertionError(f"webhook not ready after {deadline_seconds} s:\n{server.log_text()}")
         time.sleep(0.05)  # poll interval, bounded by the deadline above
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_every_container_command_line_parses_with_the_trellis_cli(options: list[str]) -> None:
+    """The chart's args against the real argument parsers, so a renamed flag fails here, not in a cluster."""
+    import argparse
+    import importlib
+
+    from executor.cli import COMMANDS
+
+    for where, spec in pod_specs(render(*options)):
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            if container.get("command"):  # the cert hook's install step runs a script, not the CLI
+                continue
+            command, *args = container["args"]
+            module = importlib.import_module(f"executor.commands.{COMMANDS[command]}")
+            parser = argparse.ArgumentParser(prog=f"trellis {command}", exit_on_error=False)
+            module.add_arguments(parser, command)
+            try:
+                parser.parse_args(args)
+            except (argparse.ArgumentError, SystemExit) as exc:
+                raise AssertionError(f"{where} container {container['name']}: trellis {command} {args}: {exc}") from exc
