@@ -12,6 +12,10 @@ COPY executor ./executor
 RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.12-slim
+LABEL org.opencontainers.image.title="trellis" \
+      org.opencontainers.image.description="Argo Workflows manifests run as Kubernetes Jobs: controller, webhook, step programs" \
+      org.opencontainers.image.source="https://github.com/trellis-workflows/trellis" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN groupadd --gid 10001 trellis \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin trellis
