@@ -7,7 +7,7 @@ runs start, their names, and concurrencyPolicy/suspend/history handling as execu
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,9 +21,10 @@ START = datetime(2026, 1, 5, 8, 0, 30, tzinfo=UTC)
 class FakeClock:
     """Time stands still until the scheduler waits; then it jumps to the time it waits for."""
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, settle: Callable[[], None] = lambda: None) -> None:
         self.t = start
         self.waits: list[datetime | None] = []
+        self.settle = settle  # called before time jumps (e.g. let finished children be seen first)
 
     def now(self) -> datetime:
         return self.t
@@ -35,6 +36,7 @@ class FakeClock:
         if until is None:
             assert wake.wait(30), "the scheduler waited forever"
             return
+        self.settle()
         self.t = max(self.t, until)
 
 
@@ -57,7 +59,7 @@ def finished(phase: str) -> Any:
 def test_runs_start_at_each_scheduled_minute_named_after_the_unix_time() -> None:
     clock = FakeClock(START)
     runs = CronRunner(cron(), start_run=finished("Succeeded"), clock=clock).run(max_runs=3)
-    names = [r["metadata"]["name"] for r in runs]
+    names = sorted(r["metadata"]["name"] for r in runs)
     expected = [START.replace(second=0) + timedelta(minutes=i) for i in (1, 2, 3)]
     assert names == [f"nightly-{int(t.timestamp())}" for t in expected]
     assert [r["metadata"]["labels"]["workflows.argoproj.io/cron-workflow"] for r in runs] == ["nightly"] * 3
@@ -86,7 +88,7 @@ def test_forbid_skips_a_run_while_the_previous_one_is_still_running() -> None:
             release.set()
 
     runner = CronRunner(cron(concurrencyPolicy="Forbid"), start_run=slow, clock=clock, on_message=on_message)
-    runs = runner.run(max_runs=2)
+    runs = sorted(runner.run(max_runs=2), key=lambda r: str(r["metadata"]["name"]))
     skipped = next(m for m in messages if "Forbid" in m)
     second_due = START.replace(second=0) + timedelta(minutes=2)
     assert skipped == (
@@ -109,7 +111,8 @@ def test_replace_stops_the_running_child_before_starting_the_next() -> None:
             return {**child, "status": {"phase": "Failed", "message": "Stopped with strategy 'Stop'"}}
         return {**child, "status": {"phase": "Succeeded"}}
 
-    runs = CronRunner(cron(concurrencyPolicy="Replace"), start_run=until_stopped, clock=clock).run(max_runs=2)
+    finished = CronRunner(cron(concurrencyPolicy="Replace"), start_run=until_stopped, clock=clock).run(max_runs=2)
+    runs = sorted(finished, key=lambda r: str(r["metadata"]["name"]))  # in schedule order (they end in any order)
     assert stopped == [runs[0]["metadata"]["name"]]
     assert [r["status"]["phase"] for r in runs] == ["Failed", "Succeeded"]
 
@@ -133,9 +136,29 @@ def test_a_suspended_cron_workflow_starts_nothing() -> None:
 def test_history_limits_forget_the_oldest_finished_children(
     phase: str, limit_field: str, limit: int, kept: int
 ) -> None:
-    runner = CronRunner(cron(**{limit_field: limit}), start_run=finished(phase), clock=FakeClock(START))
+    started: list[str] = []
+    ended = threading.Semaphore(0)
+
+    def quick(child: Mapping[str, Any], stop: threading.Event) -> Mapping[str, Any]:
+        ended.release()
+        return {**child, "status": {"phase": phase}}
+
+    def settle() -> None:  # every started child has ended before the clock moves on
+        for _ in started:
+            assert ended.acquire(timeout=30)
+        started.clear()
+
+    runner = CronRunner(
+        cron(**{limit_field: limit}),
+        start_run=quick,
+        clock=FakeClock(START, settle),
+        on_message=lambda m: started.append(m) if m.startswith("starting ") else None,
+    )
     runs = runner.run(max_runs=4)
-    assert len(runs) == 4
-    names = [r["metadata"]["name"] for r in runs]
-    assert sorted(runner.children)[-kept:] == names[-kept:]
-    assert len(runner.children) <= kept + 1  # the newest may not have been decided on yet
+    names = sorted(r["metadata"]["name"] for r in runs)
+    assert len(names) == 4
+    # The last decision saw the newest run running or already finished: either way only it and the `kept`
+    # newest finished runs remain, and the oldest are forgotten.
+    assert names[-1] in runner.children
+    assert set(runner.children) <= set(names[-(kept + 1) :])
+    assert set(names[: -(kept + 1)]).isdisjoint(runner.children)
