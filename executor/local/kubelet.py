@@ -222,10 +222,6 @@ class Kubelet:
             run = self._runs.get(name)
             return copy.deepcopy(run.job) if run else None
 
-    def list_jobs(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [copy.deepcopy(r.job) for r in self._runs.values()]
-
     def versions(self) -> dict[str, int]:
         """Job name -> a number that changes whenever that Job or its Pod changes (cheap: no copies)."""
         with self._lock:
@@ -263,10 +259,6 @@ class Kubelet:
         with self._lock:
             run = self._runs.get(name)
         return True if run is None else run.done.wait(timeout)
-
-    def running(self) -> int:
-        with self._lock:
-            return sum(1 for r in self._runs.values() if not r.done.is_set())
 
     def shutdown(self, *, reason: str = "Deleted") -> None:
         """Kill every Pod still running and wait for them."""

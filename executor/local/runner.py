@@ -429,34 +429,6 @@ def parse_parameter(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def load_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Every YAML document in the files (directories: their *.yaml / *.yml / *.json files), in order."""
-    docs: list[dict[str, Any]] = []
-    for path in paths:
-        files = (
-            sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml", ".json"}) if path.is_dir() else [path]
-        )
-        for f in files:
-            try:
-                text = f.read_text()
-            except OSError as exc:
-                raise ManifestError(f"{f}: {exc.strerror}") from exc
-            try:
-                loaded = list(yaml.safe_load_all(text))
-            except yaml.YAMLError as exc:
-                raise ManifestError(f"{f}: not valid YAML: {exc}") from exc
-            for doc in loaded:
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict):
-                    raise ManifestError(f"{f}: expected a Kubernetes object (a mapping), found {type(doc).__name__}")
-                if doc.get("kind") == "List":
-                    docs += [d for d in doc.get("items") or [] if isinstance(d, dict)]
-                else:
-                    docs.append(doc)
-    return docs
-
-
 def dumps(obj: Any, output: str) -> str:
     if output == "yaml":
         return str(yaml.safe_dump(obj, sort_keys=False))
