@@ -54,3 +54,15 @@ def test_every_pass_is_deterministic_and_replanning_after_it_changes_nothing(tex
         cluster.kubelet()
     assert cluster.status["phase"] in ("Succeeded", "Failed")
     assert len(cluster.created) == len(set(cluster.created))
+
+
+def test_a_pass_later_with_nothing_new_writes_no_status() -> None:
+    cluster = Cluster(load(DIAMOND), script=lambda n: Outcome(seconds=100))
+    for _ in range(3):
+        cluster.step()
+        cluster.now += timedelta(seconds=1)
+        cluster.kubelet()
+    cluster.step()
+    cluster.now += timedelta(seconds=30)
+    later = cluster.plan()
+    assert [type(a).__name__ for a in later] == []
