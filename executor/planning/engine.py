@@ -1521,6 +1521,9 @@ class _Pass:
             children = [self.nodes[c] for c in (group or {}).get("children") or [] if c in self.nodes]
             members = [c for c in children if c["name"].startswith(base + "(")]
             self.add_aggregate_outputs("steps", name, members, scope)
+            if group is not None:  # Argo: a looped step's status/id are its step group's
+                scope[f"steps.{name}.status"] = str(group.get("phase"))
+                scope[f"steps.{name}.id"] = group["id"]
 
     # --- dag ---------------------------------------------------------------------------------------------------
 
