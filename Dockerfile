@@ -17,6 +17,10 @@ LABEL org.opencontainers.image.title="trellis" \
       org.opencontainers.image.source="https://github.com/trellis-workflows/trellis" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# git: the init container fetches Git input artifacts with it (executor/artifacts/drivers.py GitDriver)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 trellis \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin trellis
 COPY --from=build /wheels /wheels
