@@ -12,7 +12,8 @@ from typing import Any
 
 from executor import jobspec
 from executor.contract import Action, Observed, PlanContext, RecordEvent, UpdateStatus
-from executor.planning.engine import Expand, run_pass
+from executor.planning.core import Expand
+from executor.planning.engine import run_pass
 from executor.status import format_time
 from webhook.validation import validate
 
