@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from executor.status import format_time, parse_time
+
 CRON_LABEL = "workflows.argoproj.io/cron-workflow"
 SCHEDULED_TIME_ANNOTATION = "workflows.argoproj.io/scheduled-time"
 ON_TIME_GRACE = 60.0
@@ -58,17 +60,8 @@ def zone_of(spec: Mapping[str, Any]) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _stamp(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _time(value: Any) -> datetime | None:
+    return parse_time(value if isinstance(value, str) else None)
 
 
 def latest_scheduled(spec: Mapping[str, Any], now: datetime) -> datetime | None:
@@ -90,7 +83,7 @@ def child_workflow(cron: Mapping[str, Any], scheduled: datetime) -> dict[str, An
     extra = spec.get("workflowMetadata") or {}
     name = f"{meta.get('name')}-{int(scheduled.timestamp())}"
     labels = {**(extra.get("labels") or {}), CRON_LABEL: meta.get("name", "")}
-    annotations = {**(extra.get("annotations") or {}), SCHEDULED_TIME_ANNOTATION: _stamp(scheduled)}
+    annotations = {**(extra.get("annotations") or {}), SCHEDULED_TIME_ANNOTATION: format_time(scheduled)}
     child_meta: dict[str, Any] = {"name": name, "labels": labels, "annotations": annotations}
     if meta.get("namespace"):
         child_meta["namespace"] = meta["namespace"]
@@ -115,7 +108,7 @@ def child_workflow(cron: Mapping[str, Any], scheduled: datetime) -> dict[str, An
 
 def _created(obj: Mapping[str, Any]) -> datetime:
     meta = obj.get("metadata") or {}
-    return _parse_time(meta.get("creationTimestamp")) or datetime.min.replace(tzinfo=UTC)
+    return _time(meta.get("creationTimestamp")) or datetime.min.replace(tzinfo=UTC)
 
 
 def decide(cron: Mapping[str, Any], children: Sequence[Mapping[str, Any]], now: datetime) -> CronDecision:
@@ -154,24 +147,22 @@ def decide(cron: Mapping[str, Any], children: Sequence[Mapping[str, Any]], now: 
         return base
 
     latest = latest_scheduled(spec, now)
-    since = _parse_time(status.get("lastScheduledTime")) or _parse_time(meta.get("creationTimestamp"))
+    since = _time(status.get("lastScheduledTime")) or _time(meta.get("creationTimestamp"))
     if latest is None or (since is not None and latest <= since):
         return base
     deadline = spec.get("startingDeadlineSeconds")
     window = float(deadline) if deadline is not None else ON_TIME_GRACE
     if (now - latest) > timedelta(seconds=window):
-        status["lastScheduledTime"] = _stamp(latest)
-        reason = f"missed the run scheduled at {_stamp(latest)}: it is more than {window:g}s late"
+        status["lastScheduledTime"] = format_time(latest)
+        reason = f"missed the run scheduled at {format_time(latest)}: it is more than {window:g}s late"
         return CronDecision(delete=base.delete, next_time=next_time, status=status, skipped_reason=reason)
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and active:
-        reason = (
-            f"skipped the run scheduled at {_stamp(latest)}: concurrencyPolicy is Forbid and {len(active)} still run"
-        )
-        status["lastScheduledTime"] = _stamp(latest)
+        reason = f"skipped the run scheduled at {format_time(latest)}: concurrencyPolicy is Forbid and {len(active)} still run"
+        status["lastScheduledTime"] = format_time(latest)
         return CronDecision(delete=base.delete, next_time=next_time, status=status, skipped_reason=reason)
     stop = tuple(c["metadata"]["name"] for c in active) if policy == "Replace" else ()
-    status["lastScheduledTime"] = _stamp(latest)
+    status["lastScheduledTime"] = format_time(latest)
     return CronDecision(
         create=child_workflow(cron, latest),
         scheduled_time=latest,

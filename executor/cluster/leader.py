@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from executor.cluster.kube import LEASES, AlreadyExists, ApiError, Conflict, Kube, TransientError
+from executor.status import parse_time
 
 log = logging.getLogger("trellis.leader")
 
@@ -24,22 +25,13 @@ def _micro_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def lease_is_free(lease: dict[str, Any], identity: str, now: datetime) -> bool:
     """Pure: may `identity` take or keep this Lease at `now`?"""
     spec = lease.get("spec") or {}
     holder = spec.get("holderIdentity") or ""
     if not holder or holder == identity:
         return True
-    renewed = _parse_time(spec.get("renewTime")) or _parse_time(spec.get("acquireTime"))
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
     duration = int(spec.get("leaseDurationSeconds") or 15)
     return renewed is None or renewed + timedelta(seconds=duration) < now
 
@@ -78,7 +70,7 @@ class LeaderElector:
             spec = lease.get("spec") or {}
             mine = spec.get("holderIdentity") == self.identity
             transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
-            acquired = _parse_time(spec.get("acquireTime")) if mine else now
+            acquired = parse_time(spec.get("acquireTime")) if mine else now
             lease["spec"] = self._spec(now, transitions=transitions, acquired=acquired or now)
             self.kube.replace(LEASES, self.namespace, self.name, lease)
             return True

@@ -45,6 +45,7 @@ from executor.contract import (
     RequeueAt,
     UpdateStatus,
 )
+from executor.status import format_time, parse_time
 
 log = logging.getLogger("trellis.reconciler")
 
@@ -71,15 +72,6 @@ class PassResult:
     status_writes: int = 0
     requeue_after: float | None = None
     phase: str = ""
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _duration_seconds(text: Any) -> float:
@@ -285,7 +277,7 @@ class Reconciler:
 
     def _event(self, workflow: Mapping[str, Any], event: RecordEvent) -> None:
         meta = workflow.get("metadata") or {}
-        stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(self.clock())
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -328,7 +320,7 @@ class Reconciler:
     def _failed_status(
         status: Mapping[str, Any], message: str, now: datetime, *, phase: str = "Failed"
     ) -> dict[str, Any]:
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(now)
         new = dict(status)
         new.update(
             phase=phase,
@@ -347,7 +339,7 @@ class Reconciler:
         status = workflow.get("status") or {}
         namespace, name = meta.get("namespace"), meta.get("name", "")
         phase = status.get("phase", "")
-        finished = _parse_time(status.get("finishedAt")) or now
+        finished = parse_time(status.get("finishedAt")) or now
 
         ttl = spec.get("ttlStrategy") or {}
         seconds = ttl.get("secondsAfterSuccess") if phase == "Succeeded" else ttl.get("secondsAfterFailure")
