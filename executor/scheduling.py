@@ -158,7 +158,10 @@ def decide(cron: Mapping[str, Any], children: Sequence[Mapping[str, Any]], now: 
         return CronDecision(delete=base.delete, next_time=next_time, status=status, skipped_reason=reason)
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and active:
-        reason = f"skipped the run scheduled at {format_time(latest)}: concurrencyPolicy is Forbid and {len(active)} still run"
+        reason = (
+            f"skipped the run scheduled at {format_time(latest)}: concurrencyPolicy is Forbid and "
+            f"{len(active)} still run"
+        )
         status["lastScheduledTime"] = format_time(latest)
         return CronDecision(delete=base.delete, next_time=next_time, status=status, skipped_reason=reason)
     stop = tuple(c["metadata"]["name"] for c in active) if policy == "Replace" else ()
