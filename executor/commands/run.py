@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import os
 import random
 import shutil
@@ -289,13 +290,16 @@ def open_session(args: argparse.Namespace, err: TextIO) -> Session:
     check_runtime(args)
     environ = os.environ
     home = trellis_home(environ)
-    inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
-    objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
-    repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
     prefer: SandboxKind | None = None
     if environ.get("TRELLIS_SANDBOX") in {"bwrap", "unshare"}:
         prefer = "bwrap" if environ["TRELLIS_SANDBOX"] == "bwrap" else "unshare"
-    sandbox = detect(home / "sandbox-probe", prefer=prefer)
+    # The sandbox probe mostly waits for a child process: run it while the files are linted.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        probe = pool.submit(detect, home / "sandbox-probe", prefer=prefer)
+        inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
+        objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
+        repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
+        sandbox = probe.result()
     return Session(
         home=home,
         history=History(home / "history.db"),
