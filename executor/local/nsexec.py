@@ -2,10 +2,10 @@
 
 Used when bubblewrap is missing or fails. Standalone (stdlib only, started with `python -I -S <this file>`) so it
 starts fast. Usage: nsexec.py SPEC_JSON where SPEC_JSON is {"mounts": [[source, target, read_only], ...],
-"shadows": [dir, ...], "cwd": str, "argv": [...]}; mounts are applied in list order after /dev,
+"shadows": [dir, ...], "new_root": bool, "cwd": str, "argv": [...]}; mounts are applied in list order after /dev,
 /proc and the shadows. A shadow is a host directory replaced by a tmpfs holding binds of its entries, so mount
-points missing on the host are made inside the namespace only (sandbox.shadowed_dirs). Mount points missing
-directly under / are made on the host (bubblewrap, the preferred sandbox, needs no such thing).
+points missing on the host are made inside the namespace only (sandbox.shadowed_dirs); "new_root": true does the
+same for / itself (a tmpfs root holding binds of the host's top-level entries, entered with chroot).
 
 Invariants: every source is opened (O_PATH) before anything is mounted, so a source hidden by an earlier mount
 (e.g. a pod directory under /tmp once the private /tmp is mounted) still resolves. This process stays as PID 1 of
@@ -86,6 +86,34 @@ def _shadow(directory: str) -> None:
         os.close(int(ref))
 
 
+def _new_root() -> None:
+    """Make the root a tmpfs holding binds of the host's top-level entries (then chroot into it), so mount points
+    missing directly under / are made in the namespace only. The tmpfs is mounted over /tmp, whose own host entry
+    was opened first; /dev and /proc are left empty for their own mounts."""
+    entries: list[tuple[str, str, str | int]] = []
+    for entry in sorted(os.listdir("/")):
+        path = "/" + entry
+        if entry in {"dev", "proc"}:
+            entries.append((entry, "dir", -1))
+        elif os.path.islink(path):
+            entries.append((entry, "link", os.readlink(path)))
+        else:
+            entries.append((entry, "dir" if os.path.isdir(path) else "file", os.open(path, os.O_PATH)))
+    staging = "/tmp"
+    _mount("tmpfs", staging, "tmpfs", MS_NOSUID, "mode=755")
+    for entry, kind, ref in entries:
+        path = os.path.join(staging, entry)
+        if kind == "link":
+            os.symlink(str(ref), path)
+            continue
+        _ensure_target(path, kind == "dir")
+        if int(ref) >= 0:
+            _mount(f"/proc/self/fd/{ref}", path, None, MS_BIND | MS_REC)
+            os.close(int(ref))
+    os.chroot(staging)
+    os.chdir("/")
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     # The command's environment is this process's own (never argv: /proc/*/cmdline is world-readable).
@@ -98,8 +126,13 @@ def main(argv: list[str]) -> int:
         except OSError:
             continue
     sources = [(os.open(src, os.O_PATH), src, dst, bool(ro)) for src, dst, ro in spec["mounts"]]
-    _private_dev(host_dev)
-    _mount("proc", "/proc", "proc", 0)
+    if spec.get("new_root"):
+        _new_root()
+        _mount("proc", "/proc", "proc", 0)  # /proc/self/fd is needed to bind from the descriptors
+        _private_dev(host_dev)
+    else:
+        _private_dev(host_dev)
+        _mount("proc", "/proc", "proc", 0)
     for directory in spec.get("shadows") or []:
         _shadow(directory)
     for fd, _src, dst, ro in sources:

@@ -73,6 +73,7 @@ class Sandbox:
         payload = {
             "mounts": [[m.source, m.target, m.read_only] for m in _ordered(mounts)],
             "shadows": sorted(shadowed_dirs(mounts) - {"/"}, key=lambda p: (p.count("/"), p)),
+            "new_root": "/" in shadowed_dirs(mounts),
             "cwd": spec.cwd,
             "argv": list(spec.argv),
         }

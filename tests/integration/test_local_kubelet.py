@@ -109,6 +109,20 @@ def test_init_containers_run_in_order_before_main_sharing_an_empty_dir(kubelet: 
     assert not Path("/opt/work-dir").exists(), "the mount point was made inside the sandbox, not on the host"
 
 
+def test_a_mount_point_directly_under_the_root_is_made_in_the_sandbox_only(kubelet: Kubelet) -> None:
+    mount = [{"name": "staging", "mountPath": "/trellis-top-level-test/staging"}]
+    manifest = job(
+        "top",
+        sh("main", "cat /trellis-top-level-test/staging/script", volumeMounts=mount),
+        init=(sh("init", "echo from-init > /trellis-top-level-test/staging/script", volumeMounts=mount),),
+        volumes=[{"name": "staging", "emptyDir": {}}],
+    )
+    _, pod = run(kubelet, manifest)
+    assert pod["status"]["phase"] == "Succeeded"
+    assert log(kubelet, "top", "main") == "from-init\n"
+    assert not Path("/trellis-top-level-test").exists()
+
+
 def test_a_failing_init_container_fails_the_pod_and_main_never_starts(kubelet: Kubelet) -> None:
     got, pod = run(kubelet, job("init-fails", sh("main", "echo never"), init=(sh("init", "exit 4"),)))
     assert terminated(pod, "init")["exitCode"] == 4
@@ -364,10 +378,18 @@ def test_sandbox_works_for_a_normal_user(kind: SandboxKind) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="trellis-nobody-"))  # pytest's tmp_path is private to root
     os.chmod(scratch, 0o777)
     spec = ProcessSpec(
-        argv=["sh", "-c", "echo private > /tmp/f && echo mounted > /mnt/new-mount-point/f && id -u"],
+        argv=[
+            "sh",
+            "-c",
+            "echo private > /tmp/f && echo mounted > /mnt/new-mount-point/f && ls /trellis-new-top-level/x",
+        ],
         env={"PATH": "/usr/bin:/bin"},
         cwd="/",
-        mounts=[Mount(str(scratch), "/tmp"), Mount(str(scratch), "/mnt/new-mount-point")],
+        mounts=[
+            Mount(str(scratch), "/tmp"),
+            Mount(str(scratch), "/mnt/new-mount-point"),
+            Mount(str(scratch), "/trellis-new-top-level/x"),
+        ],
     )
     argv = Sandbox(kind, python=python, user_namespace=True).argv(spec)
     try:
@@ -377,3 +399,4 @@ def test_sandbox_works_for_a_normal_user(kind: SandboxKind) -> None:
     finally:
         shutil.rmtree(scratch)
     assert not Path("/mnt/new-mount-point").exists()
+    assert not Path("/trellis-new-top-level").exists()
