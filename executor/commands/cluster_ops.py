@@ -37,7 +37,10 @@ def retry_status(status: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     Failed/Error Pod nodes and exit-handler nodes are removed (the planner schedules them again); their failed
     ancestors go back to Running; the workflow returns to Running without finishedAt/message.
     """
-    nodes: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (status.get("nodes") or {}).items()}
+    from executor.status import nodes_of, pack_nodes
+
+    original = nodes_of(status)  # plain `nodes` or Argo's `compressedNodes`
+    nodes: dict[str, dict[str, Any]] = {k: dict(v) for k, v in original.items()}
     removed = {
         node_id
         for node_id, node in nodes.items()
@@ -56,9 +59,9 @@ def retry_status(status: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             node.pop("finishedAt", None)
             node.pop("message", None)
     new = {k: v for k, v in status.items() if k not in {"finishedAt", "message", "conditions"}}
-    new["nodes"] = nodes
+    pack_nodes(new, nodes)
     new["phase"] = "Running"
-    return new, sorted(removed & set((status.get("nodes") or {}).keys()))
+    return new, sorted(removed & set(original))
 
 
 def run(args: argparse.Namespace) -> int:

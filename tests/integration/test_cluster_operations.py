@@ -213,3 +213,15 @@ def test_replace_terminates_the_active_run_and_starts_the_next(cron: Any) -> Non
     assert second == f"hello-{int((first + timedelta(minutes=5)).timestamp())}"
     old = standin.get("argoproj.io/v1alpha1", "Workflow", f"hello-{int(first.timestamp())}", NS)
     assert old["spec"]["shutdown"] == "Terminate"
+
+
+def test_retry_status_reads_and_writes_compressed_nodes_as_argo_stores_big_statuses() -> None:
+    from executor.status import nodes_of, pack_nodes
+
+    nodes = {f"n{i}": {"id": f"n{i}", "name": f"wf.t{i}", "type": "Pod", "phase": "Succeeded"} for i in range(50)}
+    nodes["bad"] = {"id": "bad", "name": "wf.bad", "type": "Pod", "phase": "Failed"}
+    status = pack_nodes({"phase": "Failed"}, nodes, threshold=100)
+    assert "compressedNodes" in status
+    new, removed = retry_status(status)
+    assert removed == ["bad"]
+    assert sorted(nodes_of(new)) == sorted(k for k in nodes if k != "bad")
