@@ -44,9 +44,10 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 def _ensure_target(target: str, is_dir: bool) -> None:
     if os.path.lexists(target):
         return
+    # exist_ok: the containers of one pod share its /tmp and start together, so a sibling may make it first
     os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
     if is_dir:
-        os.mkdir(target)
+        os.makedirs(target, exist_ok=True)
     else:
         with open(target, "a"):
             pass
