@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from executor.artifacts.reports import resolve_report
 from executor.contract import (
     Action,
     CreateJob,
@@ -204,6 +205,11 @@ class Runner:
             resume_workflow(self.workflow, self.clock(), outputs)
             self._dirty = True
 
+    def _secret_value(self, name: str, key: str) -> str | None:
+        """A local Secret's value (`--secrets FILE`) for reading an offloaded report from the repository."""
+        value = self.kubelet.settings.objects.secrets.get(name, {}).get(key)
+        return value.decode() if value is not None else None
+
     def _observe(self) -> Observed:
         """One observation per Job; only Jobs that changed since the last pass are copied and read again."""
         observed: dict[str, JobObservation] = {}
@@ -217,6 +223,8 @@ class Runner:
                 if snap is None:
                     continue
                 obs = self.engine.observe_job(*snap)
+                if obs.report and "offloaded" in obs.report:  # outputs too big for a termination message
+                    obs = resolve_report(obs, secrets=self._secret_value)
                 if not obs.node_id:
                     obs = replace(obs, node_id=self._nodes_by_job.get(name, ("", ""))[0])
                 if obs.pod_name:
