@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+
+from executor.operations import FAILED, retry_status
 
 HELP = {
     "stop": "stop a workflow on the cluster: running steps end, exit handlers run",
@@ -21,7 +22,6 @@ HELP = {
 }
 
 RESUBMITTED_FROM = "workflows.argoproj.io/resubmitted-from-workflow"
-FAILED = {"Failed", "Error"}
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -29,39 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--namespace", "-n", default="default")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: ~/.kube/config or in-cluster)")
     parser.add_argument("--timeout", type=float, default=60.0, help="retry: seconds to wait for old Jobs to go")
-
-
-def retry_status(status: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Pure: the status after `retry`, and the IDs of the Pod nodes whose Jobs must be deleted first.
-
-    Failed/Error Pod nodes and exit-handler nodes are removed (the planner schedules them again); their failed
-    ancestors go back to Running; the workflow returns to Running without finishedAt/message.
-    """
-    from executor.status import nodes_of, pack_nodes
-
-    original = nodes_of(status)  # plain `nodes` or Argo's `compressedNodes`
-    nodes: dict[str, dict[str, Any]] = {k: dict(v) for k, v in original.items()}
-    removed = {
-        node_id
-        for node_id, node in nodes.items()
-        if (node.get("type") == "Pod" and node.get("phase") in FAILED) or ".onExit" in str(node.get("name", ""))
-    }
-    for node_id in removed:
-        nodes.pop(node_id)
-    for node in nodes.values():
-        node["children"] = [c for c in node.get("children") or [] if c not in removed]
-        if not node["children"]:
-            node.pop("children")
-        if "outboundNodes" in node:
-            node["outboundNodes"] = [c for c in node["outboundNodes"] if c not in removed]
-        if node.get("phase") in FAILED:
-            node["phase"] = "Running"
-            node.pop("finishedAt", None)
-            node.pop("message", None)
-    new = {k: v for k, v in status.items() if k not in {"finishedAt", "message", "conditions"}}
-    pack_nodes(new, nodes)
-    new["phase"] = "Running"
-    return new, sorted(removed & set(original))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,7 +44,8 @@ from executor.contract import (
 )
 from executor.local.history import History
 from executor.local.kubelet import Kubelet, KubeletSettings, k8s_time
-from executor.status import nodes_of, pack_nodes
+from executor.operations import resume_workflow
+from executor.status import nodes_of
 
 FINISHED = frozenset({"Succeeded", "Failed", "Error"})
 ANNOTATION_NODE_ID = "workflows.argoproj.io/node-id"
@@ -307,29 +308,6 @@ class Runner:
                 self._recorded_artifacts.add(key)
                 location = {k: v for k, v in art.items() if k not in {"name", "path"}}
                 self.history.record_artifact(self.name, node_id=key[0], name=key[1], location=location)
-
-
-def resume_workflow(workflow: dict[str, Any], now: datetime, outputs: Mapping[str, Any]) -> None:
-    """What `argo resume` does to the object: clear `spec.suspend`, mark running Suspend nodes Succeeded with the
-    supplied output parameter values (`outputs`: {name: value}) where the node declares them."""
-    spec = workflow.setdefault("spec", {})
-    spec.pop("suspend", None)
-    status = workflow.get("status")
-    if not isinstance(status, dict):
-        return
-    nodes = copy.deepcopy(nodes_of(status))
-    for node in nodes.values():
-        if node.get("type") != "Suspend" or node.get("phase") not in {"Pending", "Running"}:
-            continue
-        node["phase"] = "Succeeded"
-        node["finishedAt"] = k8s_time(now)
-        params = ((node.get("outputs") or {}).get("parameters")) or []
-        for p in params:
-            if p.get("name") in outputs:
-                p["value"] = str(outputs[p["name"]])
-        if outputs and not params:
-            node.setdefault("outputs", {})["parameters"] = [{"name": k, "value": str(v)} for k, v in outputs.items()]
-    pack_nodes(status, nodes)
 
 
 # -----------------------------------------------------------------------------------------------------------------

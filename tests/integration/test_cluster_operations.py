@@ -16,7 +16,7 @@ import pytest
 
 from executor.cluster.cron import CronReconciler
 from executor.cluster.kube import WORKFLOWS, Kube
-from executor.commands.cluster_ops import retry_status
+from executor.operations import retry_status
 from tests.integration.test_controller import NS, Clock, env, load_example, node_of, run_to_completion, submit
 from tests.standin import KubeStandin, SimKubelet
 from tests.standin.fixture import kube
@@ -225,3 +225,57 @@ def test_retry_status_reads_and_writes_compressed_nodes_as_argo_stores_big_statu
     new, removed = retry_status(status)
     assert removed == ["bad"]
     assert sorted(nodes_of(new)) == sorted(k for k in nodes if k != "bad")
+
+
+SUSPENDED = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Workflow",
+    "metadata": {"name": "approval", "namespace": NS},
+    "spec": {
+        "entrypoint": "main",
+        "templates": [
+            {
+                "name": "main",
+                "steps": [
+                    [{"name": "approve", "template": "approve"}],
+                    [
+                        {
+                            "name": "report",
+                            "template": "report",
+                            "arguments": {
+                                "parameters": [{"name": "ok", "value": "{{steps.approve.outputs.parameters.ok}}"}]
+                            },
+                        }
+                    ],
+                ],
+            },
+            {
+                "name": "approve",
+                "suspend": {},
+                "outputs": {"parameters": [{"name": "ok", "valueFrom": {"supplied": {}}}]},
+            },
+            {
+                "name": "report",
+                "inputs": {"parameters": [{"name": "ok"}]},
+                "container": {"image": "alpine", "command": ["echo", "{{inputs.parameters.ok}}"]},
+            },
+        ],
+    },
+}
+
+
+def test_resume_on_the_cluster_completes_the_suspend_node_with_the_supplied_value(env: Env) -> None:
+    standin, client, reconciler, _, clock = env
+    client.create(WORKFLOWS, NS, SUSPENDED)
+    reconciler.reconcile(NS, "approval")
+    nodes = workflow(client, "approval")["status"]["nodes"]
+    assert [n["phase"] for n in nodes.values() if n["type"] == "Suspend"] == ["Running"]
+    done = trellis(standin, "resume", "approval", "-p", "ok=yes")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "workflow approval resumed\n", "")
+    clock.tick()
+    reconciler.reconcile(NS, "approval")
+    (job,) = standin.list_objects("batch/v1", "Job", NS)
+    main = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "main")
+    assert main["command"] == ["echo", "yes"]
+    final, _ = run_to_completion(env, "approval")
+    assert final["status"]["phase"] == "Succeeded"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from executor.local.progress import long_duration, node_tree, short_duration, summary
-from executor.local.runner import ManifestError, parse_parameter, resume_workflow, workflow_from
+from executor.local.runner import ManifestError, parse_parameter, workflow_from
+from executor.operations import resume_workflow
 from executor.status import nodes_of, pack_nodes
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
