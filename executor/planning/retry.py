@@ -62,7 +62,7 @@ class RetryMixin(PassCore):
                 if last.get("outputs"):
                     retry["outputs"] = last["outputs"]
                 return self.mark(retry, str(last.get("phase")), "")
-            decision = self.retry_decision(retry, attempts, last, strategy)
+            decision = self.retry_decision(retry, attempts, last, strategy, params)
             if decision is not None:
                 phase, message = decision
                 if phase in ("Running",):
@@ -97,6 +97,7 @@ class RetryMixin(PassCore):
         attempts: list[NodeStatus],
         last: NodeStatus,
         strategy: Mapping[str, Any],
+        params: Mapping[str, str] | None = None,
     ) -> tuple[str, str] | None:
         """None: start the next attempt now. Else (phase, message): Running = wait (backoff), or the final phase."""
         last_phase = str(last.get("phase"))
@@ -158,6 +159,8 @@ class RetryMixin(PassCore):
                 "lastRetry.status": last_phase,
                 "lastRetry.duration": str((finished - started).total_seconds()),
                 "lastRetry.message": last_message,
+                # the template's inputs, as `{{inputs.parameters.x}}` in the expression (retry-conditional.yaml)
+                **{f"inputs.parameters.{k}": v for k, v in (params or {}).items()},
             }
             try:
                 proceed = expr.evaluate_bool(str(expression), layered(env, self.globals))

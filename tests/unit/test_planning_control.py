@@ -352,6 +352,25 @@ def test_retry_expression_over_last_retry_can_stop_retrying() -> None:
     assert status["message"] == "retryStrategy.expression evaluated to false"
 
 
+@pytest.mark.parametrize(
+    ("safe", "attempts"),
+    [
+        pytest.param("true", ["rt(0)", "rt(1)", "rt(2)"], id="input-allows"),
+        pytest.param("false", ["rt(0)"], id="input-forbids"),
+    ],
+)
+def test_retry_expression_reads_the_templates_input_parameters(safe: str, attempts: list[str]) -> None:
+    """Argo's retry-conditional.yaml: `{{inputs.parameters.safe-to-retry}} == true` inside the expression."""
+    manifest = load(RETRY)
+    template = manifest["spec"]["templates"][0]
+    template["inputs"] = {"parameters": [{"name": "safe-to-retry", "value": safe}]}
+    template["retryStrategy"] = {"limit": 2, "expression": "{{inputs.parameters.safe-to-retry}} == true"}
+    cluster = Cluster(manifest, script=lambda n: Outcome(exit_code=1))
+    status = cluster.run()
+    assert cluster.created_names() == attempts
+    assert status["phase"] == "Failed"
+
+
 def test_workflow_level_retry_strategy_applies_to_every_leaf() -> None:
     manifest = load(
         """
