@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
+import itertools
 import os
 import random
 import shutil
@@ -124,14 +125,85 @@ def _texts(paths: Sequence[Path]) -> list[tuple[str, str]]:
     return out
 
 
+def template_refs(obj: Any) -> set[tuple[str, str]]:
+    """Every (kind, name) a manifest's templateRef / workflowTemplateRef points at."""
+    found: set[tuple[str, str]] = set()
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key in ("templateRef", "workflowTemplateRef"):
+                ref = item.get(key)
+                if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+                    kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+                    found.add((kind, ref["name"]))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+MAX_DISCOVERY_FILES = 500
+
+
+def discover_templates(files: Sequence[Path], texts: Sequence[tuple[str, str]], err: TextIO) -> list[tuple[str, str]]:
+    """Texts of WorkflowTemplates / ClusterWorkflowTemplates the given manifests reference but nobody passed:
+    looked for beside the given files, then one directory up (Argo's examples keep templates in sibling
+    folders). A convenience of the local runner only (a cluster has them stored); each use is announced."""
+
+    def documents(text: str) -> list[Mapping[str, Any]]:
+        try:
+            return [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
+        except yaml.YAMLError:
+            return []
+
+    known = {
+        (str(d.get("kind")), str((d.get("metadata") or {}).get("name"))) for _, text in texts for d in documents(text)
+    }
+    wanted = set().union(*(template_refs(d) for _, text in texts for d in documents(text))) - known
+    if not wanted:
+        return []
+    given = {str(f.resolve()) for f in files}
+    roots = list(dict.fromkeys(p.resolve().parent for p in files))
+    candidates: list[Path] = []
+    # beside the given files, then in the sibling folders one level up (never a recursive walk of a big tree)
+    patterns = [(root, "*") for root in roots] + [(root.parent, "*/*") for root in roots]
+    for base, pattern in patterns:
+        for path in sorted(itertools.islice(base.glob(pattern), MAX_DISCOVERY_FILES)):
+            if path.suffix in {".yaml", ".yml", ".json"} and path.is_file() and str(path) not in given:
+                candidates.append(path)
+    added: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+    for path in candidates[:MAX_DISCOVERY_FILES]:
+        if not wanted or path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        docs = documents(text)
+        defines = {(str(d.get("kind")), str((d.get("metadata") or {}).get("name"))) for d in docs}
+        hit = defines & wanted
+        if hit:
+            for kind, name in sorted(hit):
+                print(f'note: using {kind} "{name}" from {path} (pass --templates DIR to choose)', file=err)
+            added.append((str(path), text))
+            wanted = (wanted - defines) | (set().union(*(template_refs(d) for d in docs)) - known - defines)
+            known |= defines
+    return added
+
+
 def read_inputs(files: Sequence[Path], template_dirs: Sequence[Path], err: TextIO) -> Inputs:
     """Lint everything (exit 1 with the lint lines on errors) and pick what to run."""
     from webhook.lint import lint
 
     given_texts = _texts(files)
-    report = lint([*given_texts, *_texts(template_dirs)])
+    supplied = [*given_texts, *_texts(template_dirs)]
+    report = lint([*supplied, *discover_templates(files, supplied, err)])
     for finding in report.warnings:
-        print(finding.text(), file=err)
+        if "is not among the linted files" not in finding.text():  # a local run checks references itself, below
+            print(finding.text(), file=err)
     if report.errors:
         raise ManifestError("\n".join(f.text() for f in report.errors))
     given = {source for source, _ in given_texts}
@@ -148,6 +220,13 @@ def read_inputs(files: Sequence[Path], template_dirs: Sequence[Path], err: TextI
     if runnable is None:
         names = ", ".join(str(f) for f in files)
         raise ManifestError(f"{names}: no Workflow, CronWorkflow or WorkflowTemplate to run")
+    missing = sorted(set().union(template_refs(runnable), *map(template_refs, templates.values())) - set(templates))
+    if missing:
+        names = ", ".join(f'{kind} "{name}"' for kind, name in missing)
+        raise ManifestError(
+            f"{files[0]}: {names} referenced but not given (and not found beside it); pass the file that defines "
+            "it after the workflow's, or use --templates DIR"
+        )
     return Inputs(runnable=runnable, templates=templates, others=[d.obj for d in report.skipped])
 
 
