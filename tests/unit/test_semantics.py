@@ -547,7 +547,17 @@ INVALID = [
                         "template": "echo",
                         "hooks": {
                             "exit": {"template": "echo", "arguments": arg("msg", "{{steps.a.outputs.result}}")},
-                            "running": {"template": "echo", "expression": "steps.a.status == 'Running'"},
+                            "running": {
+                                "template": "echo",
+                                "expression": "steps.a.status == 'Running'",
+                                "arguments": arg("msg", "running"),
+                            },
+                            "late": {"template": "echo", "arguments": arg("msg", "x")},
+                            "broken": {
+                                "template": "echo",
+                                "expression": "steps.a.status ==",
+                                "arguments": arg("msg", "x"),
+                            },
                         },
                         "arguments": arg("msg", "x"),
                     }
@@ -563,12 +573,18 @@ INVALID = [
                 "or fix the name",
             ),
             (
-                f"{T}[0].steps[0][0].hooks[running]",
-                'lifecycle hook "running" is not supported yet by Trellis; to solve this, keep only the exit hook '
-                "(hooks: {exit: {template: ...}}), which runs when the step ends, and check the status there",
+                f"{T}[0].steps[0][0].hooks[late].expression",
+                'is required: a hook other than "exit" runs when its expression becomes true (e.g. expression: '
+                'steps.NAME.status == "Running"); or keep only the exit hook (hooks: {exit: {template: ...}}), which '
+                "runs when the step ends, and check the status there",
+            ),
+            (
+                f"{T}[0].steps[0][0].hooks[broken].expression",
+                '"steps.a.status ==" is not a valid expression: unexpected end of expression at position 17; '
+                "expected a value",
             ),
         ],
-        id="hooks-exit-only-and-may-read-its-own-step",
+        id="expression-hooks-need-an-expression-and-exit-hooks-may-read-their-own-step",
     ),
     pytest.param(
         workflow(

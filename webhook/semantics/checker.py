@@ -369,7 +369,7 @@ class Checker:
         for key, fix in UNSUPPORTED_SPEC.items():
             if spec.get(key):
                 self.unsupported(f"{base}.{key}", key, fix)
-        exit_hook = self.check_hooks(spec.get("hooks"), f"{base}.hooks", owner="workflow")
+        exit_hook = self.check_hooks(spec.get("hooks"), f"{base}.hooks", owner="workflow", check_calls=not has_ref)
         if exit_hook is not None and not has_ref:
             self.check_call(exit_hook, f"{base}.hooks[exit]")
         gc = _m(spec.get("artifactGC"))
@@ -1131,13 +1131,29 @@ class Checker:
             )
         return callee_info
 
-    def check_hooks(self, hooks: Any, path: str, *, owner: str = "step") -> Mapping[str, Any] | None:
-        """Refuse lifecycle hooks other than `exit` (Trellis runs exit hooks only); returns the exit hook."""
+    def check_hooks(
+        self, hooks: Any, path: str, *, owner: str = "step", check_calls: bool = True
+    ) -> Mapping[str, Any] | None:
+        """Expression hooks (any name but `exit`) need an `expression` that parses and a template that exists, as
+        Argo's lifecycle hooks; returns the exit hook for the caller to check."""
         if not isinstance(hooks, dict):
             return None
-        for key in hooks:
-            if key != "exit":
-                self.unsupported(f"{path}[{key}]", f'lifecycle hook "{key}"', HOOKS_FIX.format(owner))
+        for key, hook in hooks.items():
+            if key == "exit" or not isinstance(hook, dict):
+                continue
+            expression = hook.get("expression")
+            if not isinstance(expression, str) or not expression.strip():
+                self.error(
+                    f"{path}[{key}].expression",
+                    f'is required: a hook other than "exit" runs when its expression becomes true (e.g. '
+                    f'expression: {"workflow" if owner == "workflow" else "steps.NAME"}.status == "Running"); '
+                    f"or {HOOKS_FIX.format(owner)}",
+                    "FieldValueRequired",
+                )
+            else:
+                self.check_expression(f"{path}[{key}].expression", expression, language="tagged")
+            if check_calls:
+                self.check_call(hook, f"{path}[{key}]")
         exit_hook = hooks.get("exit")
         return exit_hook if isinstance(exit_hook, dict) else None
 
