@@ -64,16 +64,58 @@ def _time(value: Any) -> datetime | None:
     return parse_time(value if isinstance(value, str) else None)
 
 
+def _parse_schedule(expr: str, spec: Mapping[str, Any]) -> tuple[str, ZoneInfo]:
+    """A schedule and its zone: `CRON_TZ=` / `TZ=` prefixes (accepted by Argo's cron library) override
+    spec.timezone for that one schedule."""
+    text = expr.strip()
+    zone = zone_of(spec)
+    for prefix in ("CRON_TZ=", "TZ="):
+        if text.startswith(prefix) and " " in text:
+            name, text = text[len(prefix) :].split(" ", 1)
+            zone = zone_of({"timezone": name})
+            text = text.strip()
+    return text, zone
+
+
+def _every(text: str) -> timedelta | None:
+    """`@every 1h30m`: a fixed interval. Its ticks are anchored at the Unix epoch, so every controller (and a
+    restarted one) computes the same times; robfig/cron anchors them at the moment the schedule was added."""
+    if not text.startswith("@every "):
+        return None
+    from executor.planning.durations import DurationError, parse_duration
+
+    try:
+        interval = parse_duration(text[len("@every ") :])
+    except DurationError:
+        return None
+    return interval if interval.total_seconds() >= 1 else timedelta(seconds=1)
+
+
+def _tick(expr: str, spec: Mapping[str, Any], now: datetime, *, after: bool) -> datetime | None:
+    text, zone = _parse_schedule(expr, spec)
+    interval = _every(text)
+    if interval is not None:
+        step = interval.total_seconds()
+        count = now.timestamp() // step + (1 if after else 0)
+        if not after and now.timestamp() % step == 0:
+            count -= 1
+        return datetime.fromtimestamp(count * step, tz=UTC)
+    try:
+        iterator = croniter(text, now.astimezone(zone))
+        moment: datetime = iterator.get_next(datetime) if after else iterator.get_prev(datetime)
+    except (ValueError, KeyError):  # croniter's errors derive from ValueError; lint refuses such schedules
+        return None
+    return moment.astimezone(UTC)
+
+
 def latest_scheduled(spec: Mapping[str, Any], now: datetime) -> datetime | None:
-    local = now.astimezone(zone_of(spec))
-    times = [croniter(expr, local).get_prev(datetime) for expr in schedules_of(spec)]
-    return max(times).astimezone(UTC) if times else None
+    times = [t for expr in schedules_of(spec) if (t := _tick(expr, spec, now, after=False)) is not None]
+    return max(times) if times else None
 
 
 def next_scheduled(spec: Mapping[str, Any], now: datetime) -> datetime | None:
-    local = now.astimezone(zone_of(spec))
-    times = [croniter(expr, local).get_next(datetime) for expr in schedules_of(spec)]
-    return min(times).astimezone(UTC) if times else None
+    times = [t for expr in schedules_of(spec) if (t := _tick(expr, spec, now, after=True)) is not None]
+    return min(times) if times else None
 
 
 def child_workflow(cron: Mapping[str, Any], scheduled: datetime) -> dict[str, Any]:

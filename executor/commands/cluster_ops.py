@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 1
             new_status, node_ids = retry_status(workflow.get("status") or {})
+            if (workflow.get("spec") or {}).get("shutdown"):
+                # as argo retry: a stopped workflow's retry must not stop again. Cleared while the workflow is still
+                # Failed (the controller only does housekeeping then), before its status says Running.
+                workflow = kube.patch(WORKFLOWS, ns, name, {"spec": {"shutdown": None}})
             for job in kube.list(JOBS, ns, label_selector=f"workflows.argoproj.io/workflow={name}").get("items") or []:
                 annotations = job["metadata"].get("annotations") or {}
                 if annotations.get("workflows.argoproj.io/node-id") in node_ids:
@@ -89,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Workflow",
                 "metadata": {"generateName": f"{name}-", "namespace": ns, "labels": labels},
-                "spec": workflow.get("spec") or {},
+                # as argo resubmit: a fresh run, so a Stop/Terminate that ended the original does not carry over
+                "spec": {k: v for k, v in (workflow.get("spec") or {}).items() if k != "shutdown"},
             }
             created = kube.create(WORKFLOWS, ns, body)
             print(f"workflow {created['metadata']['name']} resubmitted from {name}")

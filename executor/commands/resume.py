@@ -17,7 +17,7 @@ from executor.commands.run import trellis_home
 from executor.local.history import History
 from executor.local.runner import FINISHED, ManifestError, parse_parameter, pid_alive
 
-HELP = "resume a suspended local run (or --stop / --terminate it) from another terminal"
+HELP = "resume a suspended run (local, or on a cluster with -n/--kubeconfig), or --stop / --terminate it"
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

@@ -279,3 +279,24 @@ def test_resume_on_the_cluster_completes_the_suspend_node_with_the_supplied_valu
     assert main["command"] == ["echo", "yes"]
     final, _ = run_to_completion(env, "approval")
     assert final["status"]["phase"] == "Succeeded"
+
+
+def test_a_stopped_workflow_resubmitted_or_retried_runs_again_instead_of_stopping_at_once(env: Env) -> None:
+    standin, client, reconciler, kubelet, clock = env
+    name = submit(client, load_example("data-pipeline-dag.yaml"), "halted")
+    reconciler.reconcile(NS, name)
+    (job,) = standin.list_objects("batch/v1", "Job", NS)
+    kubelet.run(NS, job["metadata"]["name"])
+    assert trellis(standin, "stop", name).returncode == 0
+    clock.tick()
+    reconciler.reconcile(NS, name)
+    assert workflow(client, name)["status"]["phase"] == "Failed"
+
+    resubmitted = trellis(standin, "resubmit", name)
+    copy_name = resubmitted.stdout.split()[1]
+    assert "shutdown" not in workflow(client, copy_name)["spec"]
+
+    assert trellis(standin, "retry", name).returncode == 0
+    assert "shutdown" not in workflow(client, name)["spec"]
+    final, _ = run_to_completion(env, name)
+    assert final["status"]["phase"] == "Succeeded"

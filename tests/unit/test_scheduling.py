@@ -131,3 +131,22 @@ def test_child_carries_workflow_metadata_from_the_cron_workflow() -> None:
     assert made["metadata"]["labels"] == {"team": "a", "workflows.argoproj.io/cron-workflow": "hello"}
     assert made["metadata"]["annotations"]["x"] == "y"
     assert made["spec"] == c["spec"]["workflowSpec"]
+
+
+def test_every_descriptors_tick_on_epoch_multiples_so_restarts_agree() -> None:
+    spec = {"schedules": ["@every 1h30m"]}
+    assert latest_scheduled(spec, NOW) == datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    assert next_scheduled(spec, NOW) == datetime(2026, 11, 28, 19, 30, tzinfo=UTC)
+    decision = decide(cron(schedules=["@every 2s"]), [], NOW)
+    assert decision.scheduled_time == datetime(2026, 11, 28, 18, 5, 6, tzinfo=UTC)
+    assert decision.next_time == datetime(2026, 11, 28, 18, 5, 8, tzinfo=UTC)
+
+
+def test_a_cron_tz_prefix_sets_the_zone_of_that_schedule() -> None:
+    spec = {"schedules": ["CRON_TZ=America/New_York 0 9 * * *"], "timezone": "Asia/Tokyo"}
+    assert next_scheduled(spec, NOW) == datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
+
+
+def test_an_unreadable_schedule_schedules_nothing_instead_of_crashing() -> None:
+    decision = decide(cron(schedules=["not a schedule"]), [], NOW)
+    assert (decision.create, decision.next_time) == (None, None)
