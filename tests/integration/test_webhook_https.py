@@ -452,10 +452,10 @@ def test_slow_clients_neither_block_others_nor_hold_a_thread_forever(webhook_ser
         b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: 5000\r\n\r\n" + VALID_BODY[:200]
     )
-    started = time.monotonic()
     for _ in range(3):
         assert admit(webhook_server, "/validate", review(HELLO))["allowed"] is True
-    assert time.monotonic() - started < 1.5  # answered while the stalled clients still hold their threads
+    # Answered while the stalled clients were still connected: nobody waited for the server to drop them.
+    assert [closed_now(sock) for sock in slow] == [False, False]
 
     for sock in slow:
         sock.settimeout(10)  # the deadline: the server must close well before

@@ -1382,10 +1382,20 @@ class Checker:
             name = _s(task.get("name"))
             anc = ancestors[j]
 
-            def visible(other: str, anc: int = anc, name: str = name) -> str:
+            def visible(other: str, anc: int = anc, name: str = name, j: int = j) -> str:
                 k = index[other]
                 if (anc >> k) & 1:
                     return ""
+                if k == j:
+                    return (
+                        f'task "{name}" cannot read its own outputs; to solve this, read them in a task that depends '
+                        "on it"
+                    )
+                if (ancestors[k] >> j) & 1:
+                    return (
+                        f'task "{other}" runs after task "{name}" (it depends on it), so its outputs do not exist yet; '
+                        f'to solve this, read them in a task that depends on "{other}"'
+                    )
                 return (
                     f'task "{other}" is not an ancestor of task "{name}"; to solve this, add "{other}" to its '
                     f"{dep_field}"
