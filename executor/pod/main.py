@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +41,25 @@ def _write_termination(path: str, message: str) -> None:
         Path(path).write_text(message)
 
 
+def _lazy_secrets(env: Mapping[str, str]) -> Callable[[str, str], str | None]:
+    """Secret values from the env vars jobspec wires in, importing the artifact drivers only when one is asked
+    for (most steps' `wait` never needs them, and every step pays for what `wait` imports)."""
+
+    def lookup(name: str, key: str) -> str | None:
+        from executor.artifacts.drivers import env_secrets
+
+        return env_secrets(env)(name, key)
+
+    return lookup
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trellis-exec", description="programs inside a Trellis step's pod")
     parser.add_argument("program", choices=["init", "wait"], help="init: fetch inputs; wait: collect outputs")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
 
-    from executor.artifacts.drivers import ArtifactError, env_secrets
-
-    secrets = env_secrets(env)
+    secrets = _lazy_secrets(env)
     try:
         cfg = load_config(env)
     except ConfigError as exc:
@@ -59,6 +69,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 2
 
     if args.program == "init":
+        from executor.artifacts.drivers import ArtifactError
         from executor.pod.init import run_init
 
         try:

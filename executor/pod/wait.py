@@ -19,13 +19,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from executor.artifacts.archive import tar_gz_reader
-from executor.artifacts.drivers import ArtifactError, SecretLookup, describe, driver_for
 from executor.pod import config as pc
 from executor.pod.channel import Channel
 
 if TYPE_CHECKING:
+    from executor.artifacts.drivers import SecretLookup
     from executor.contract import PodReport, ReportedArtifact
+
+# The artifact drivers (tarfile, gzip, minio, urllib) are imported only by a step that has artifacts to upload
+# or a report to offload: every step starts a `wait`, and most need neither (docs/benchmarks.md, local runner).
 
 
 def run_wait(cfg: pc.WaitConfig, *, channel: Channel, secrets: SecretLookup, log: Any = sys.stderr) -> int:
@@ -111,6 +113,9 @@ def upload_artifacts(
     log: Any = sys.stderr,
 ) -> list[ReportedArtifact]:
     reported: list[ReportedArtifact] = []
+    if specs:
+        from executor.artifacts.archive import tar_gz_reader
+        from executor.artifacts.drivers import ArtifactError, describe, driver_for
     for spec in specs:
         name, path, location = spec["name"], Path(spec["path"]), spec["location"]
         if not path.exists():
@@ -146,6 +151,8 @@ def encode_report(report: PodReport, *, cfg: pc.WaitConfig, secrets: SecretLooku
     location = cfg.get("report_location")
     failure = "no artifact repository is configured to hold it"
     if location is not None:
+        from executor.artifacts.drivers import ArtifactError, driver_for
+
         try:
             driver_for(location, secrets=secrets).upload_stream(location, io.BytesIO(text.encode()))
             return json.dumps({"v": 1, "offloaded": location}, separators=(",", ":"), sort_keys=True), True
