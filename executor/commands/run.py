@@ -9,6 +9,12 @@ WorkflowTemplate, as `argo submit --from`); WorkflowTemplates and ClusterWorkflo
 `--templates DIR` serve templateRef/workflowTemplateRef. Everything is linted first with the webhook's rules.
 Exit code: 0 iff the Workflow Succeeded; 1 when it did not or the input is invalid; 2 for usage errors.
 
+`--runtime host` (the default) runs every container from this machine's filesystem in a private mount namespace
+(images are ignored). `--runtime podman|docker` runs the user's containers (main, the template's own init containers
+and sidecars) in that engine with their images, while Trellis's `trellis-exec init|wait` containers stay in the host
+sandbox (executor/local/engine.py); the engine is checked first (`podman info`) and a non-working one is a usage
+error (exit 2).
+
 The composition root: reads flags, environment (TRELLIS_HOME, TRELLIS_SANDBOX, AWS_* credentials) and files, builds
 the frozen settings and starts executor.local.runner.Runner with the real plan()/observe_job().
 """
@@ -34,6 +40,7 @@ from typing import Any, TextIO
 import yaml
 
 from executor.contract import PlanContext
+from executor.local.engine import ContainerEngine, EngineKind, EngineUnavailable
 from executor.local.history import History
 from executor.local.kubelet import KubeletSettings, LocalObjects
 from executor.local.progress import PlainListener, RichListener, summary
@@ -77,7 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     )
     parser.add_argument("--templates", type=Path, action="append", default=[], metavar="DIR")
     parser.add_argument("--secrets", type=Path, action="append", default=[], metavar="FILE")
-    parser.add_argument("--runtime", choices=("host", "docker", "podman"), default="host")
+    parser.add_argument(
+        "--runtime",
+        choices=("host", "docker", "podman"),
+        default="host",
+        help="host (default): commands run from this machine's filesystem, images ignored; podman|docker: the"
+        " template's containers run in that engine with their images (Trellis's init/wait stay on the host)",
+    )
 
 
 class UsageError(Exception):
@@ -351,17 +364,23 @@ class Session:
     environ: Mapping[str, str]
     dump_jobs: Path | None = None
     logs: bool = False
+    engine: ContainerEngine | None = None  # --runtime podman|docker
 
 
 def check_runtime(args: argparse.Namespace) -> None:
-    if args.runtime != "host":
-        why = "not installed" if shutil.which(args.runtime) is None else "not supported by this build yet"
-        raise UsageError(
-            f"--runtime {args.runtime}: {why}; use the default host runtime (images are ignored, commands run"
-            " from this machine's filesystem)"
-        )
     if args.parallelism < 1:
         raise UsageError("--parallelism must be at least 1")
+
+
+def find_engine(kind: str, environ: Mapping[str, str]) -> ContainerEngine | None:
+    """The container engine `--runtime` names, checked to work (None for the host runtime)."""
+    if kind not in ("podman", "docker"):
+        return None
+    engine_kind: EngineKind = "podman" if kind == "podman" else "docker"
+    try:
+        return ContainerEngine.find(engine_kind, environ)
+    except EngineUnavailable as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def open_session(args: argparse.Namespace, err: TextIO) -> Session:
@@ -372,12 +391,14 @@ def open_session(args: argparse.Namespace, err: TextIO) -> Session:
     prefer: SandboxKind | None = None
     if environ.get("TRELLIS_SANDBOX") in {"bwrap", "unshare"}:
         prefer = "bwrap" if environ["TRELLIS_SANDBOX"] == "bwrap" else "unshare"
-    # The sandbox probe mostly waits for a child process: run it while the files are linted.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    # The sandbox and engine probes mostly wait for child processes: run them while the files are linted.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         probe = pool.submit(detect, home / "sandbox-probe", prefer=prefer)
+        engine_probe = pool.submit(find_engine, args.runtime, environ)
         inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
         objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
         repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
+        engine = engine_probe.result()
         sandbox = probe.result()
     return Session(
         home=home,
@@ -391,6 +412,7 @@ def open_session(args: argparse.Namespace, err: TextIO) -> Session:
         environ=environ,
         dump_jobs=args.dump_jobs,
         logs=bool(args.logs),
+        engine=engine,
     )
 
 
@@ -437,6 +459,7 @@ def make_runner(session: Session, workflow: Mapping[str, Any], listener: Listene
             namespace=str(workflow["metadata"].get("namespace") or "default"),
             shared_paths=(str(local_repo),) if local_repo else (),
             max_grace_seconds=LOCAL_GRACE_SECONDS,
+            engine=session.engine,
         ),
         dump_jobs=session.dump_jobs,
         stream_logs=session.logs,

@@ -53,6 +53,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from executor.local.engine import (
+    ENGINE_EXIT_CODES,
+    ContainerEngine,
+    EngineContainer,
+    PullFailure,
+    engine_error_line,
+    pull_policy,
+    security_flags,
+)
 from executor.local.sandbox import Mount, ProcessSpec, Sandbox
 
 MAX_TERMINATION_MESSAGE = 4096
@@ -99,6 +108,9 @@ class KubeletSettings:
     # Python installation, the local artifact repository).
     shared_paths: Sequence[str] = ()
     max_grace_seconds: float = DEFAULT_GRACE_SECONDS
+    # `--runtime podman|docker`: the user's containers run in this engine, Trellis's own (`trellis-exec`) in the
+    # sandbox (executor/local/engine.py).
+    engine: ContainerEngine | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,7 @@ class _PodRun:
         self.pod = pod
         self.dir = directory
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.engine_names: dict[str, str] = {}  # container name -> the engine's container name (--runtime)
         self.killed_reason = ""  # "", "DeadlineExceeded" (pod), "JobDeadlineExceeded", "Deleted"
         self.kill_event = threading.Event()
         self.done = threading.Event()
@@ -429,36 +442,56 @@ class Kubelet:
         term_path = run.dir / "termination" / name
         started = self._clock()
         t0 = time.monotonic()
+        engine = None if _trellis_own(c) else self.settings.engine
         try:
-            spec = self._process_spec(run, c, term_path)
+            if engine is not None:
+                container = self._engine_container(run, c, term_path, engine)
+                argv, env = engine.run_argv(container), dict(engine.environ)
+            else:
+                spec = self._process_spec(run, c, term_path)
+                argv, env = self.settings.sandbox.argv(spec), dict(spec.env)
         except ContainerConfigError as exc:
             log_path.write_text(f"{exc}\n")
             self._terminate_status(run, status, 128, "CreateContainerConfigError", str(exc), started)
             return 128
         if run.kill_event.is_set():
             return 137
+        if engine is not None:
+
+            def pulling(proc: subprocess.Popen[bytes]) -> None:
+                with self._lock:
+                    run.processes[name] = proc  # a kill stops the pull
+
+            failure = engine.ensure_image(container.image, container.pull_policy, started=pulling)
+            if run.kill_event.is_set():
+                self._terminate_status(run, status, 137, "Error", "", started)
+                return 137
+            if failure is not None:
+                return self._image_failed(run, status, failure, log_path)
         is_main = name == "main"
         channel = self._channel_dir(run) if is_main else None
         with open(log_path, "ab") as log:
             extra = open(channel / "main.stdout", "ab") if channel else None  # noqa: SIM115 - closed below
             try:
                 proc = subprocess.Popen(
-                    self.settings.sandbox.argv(spec),
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE if is_main or self._log_sink else log,
                     stderr=subprocess.PIPE if is_main or self._log_sink else log,
-                    env=spec.env,
+                    env=env,
                     start_new_session=True,
                     cwd="/",
                 )
             except OSError as exc:
                 if extra:
                     extra.close()
-                msg = f"cannot start the sandbox: {exc}"
+                msg = f"cannot start the {'container engine' if engine else 'sandbox'}: {exc}"
                 self._terminate_status(run, status, 128, "StartError", msg, started)
                 return 128
             with self._lock:
                 run.processes[name] = proc
+                if engine is not None:
+                    run.engine_names[name] = container.name
                 run.timings[name] = ContainerTiming(t0, None)
             self._update(
                 run, lambda: status.update({"state": {"running": {"startedAt": k8s_time(started)}}, "started": True})
@@ -481,14 +514,33 @@ class Kubelet:
                 r.join()
             if extra:
                 extra.close()
+        if engine is not None and run.kill_event.is_set():
+            engine.remove(container.name)  # the client may have been killed before its container existed
         finished = self._clock()
         with self._lock:
             run.timings[name] = ContainerTiming(t0, time.monotonic())
         if channel is not None:
             self._report_main_exit(run, channel, code)
+        reason = "Completed" if code == 0 else "Error"
         message = _termination_message(c, term_path, log_path, code)
-        self._terminate_status(run, status, code, "Completed" if code == 0 else "Error", message, started, finished)
+        if engine is not None and code in ENGINE_EXIT_CODES and not run.kill_event.is_set():
+            reason, message = _engine_start_error(engine, log_path, reason, message)
+        self._terminate_status(run, status, code, reason, message, started, finished)
         return code
+
+    def _image_failed(self, run: _PodRun, status: dict[str, Any], failure: PullFailure, log_path: Path) -> int:
+        """The image cannot be had: the container waits with the pull reason, as a real kubelet shows it, and the
+        Pod fails with it (a cluster's Pod would stay Pending; a local run has nobody to fix the image)."""
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"{failure.message}\n")
+        waiting = {"waiting": {"reason": failure.reason, "message": failure.message}}
+        self._update(run, lambda: status.update({"state": waiting}))
+        self._fail_pod(run, failure.reason, f"{failure.reason}: {failure.message}")
+        run.finished_containers.add(str(status["name"]))
+        channel = self._channel_dir(run) if status["name"] == "main" else None
+        if channel is not None:
+            self._report_main_exit(run, channel, 128)  # `wait` must end too; the Pod's message says why
+        return 128
 
     def _pump(
         self, run: _PodRun, name: str, stream: IO[bytes], log: IO[bytes], extra: IO[bytes] | None, lock: threading.Lock
@@ -646,6 +698,15 @@ class Kubelet:
         proc = run.processes.get(name)
         if proc is None or proc.poll() is not None:
             return
+        engine_name = run.engine_names.get(name)
+        if engine_name is not None and self.settings.engine is not None:
+            # Killing the engine's client would leave its container running: signal the container by name.
+            if self.settings.engine.kill(engine_name, sig) and sig != signal.SIGKILL:
+                return
+            if proc.poll() is not None:
+                return
+            # No container yet (the client is still creating it) or SIGKILL: stop the client too; `_run_to_end`
+            # removes whatever container it left once it has ended.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
 
@@ -719,10 +780,13 @@ class Kubelet:
             )
         return found
 
-    def _env(self, run: _PodRun, c: Mapping[str, Any]) -> dict[str, str]:
-        env = dict(self.settings.host_env)
-        env["PATH"] = f"{self._bin}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
-        env["HOSTNAME"] = run.pod["metadata"]["name"]
+    def _env(self, run: _PodRun, c: Mapping[str, Any], *, host: bool = True) -> dict[str, str]:
+        """The container's environment; `host=False` (a container engine): only what the pod spec defines."""
+        env: dict[str, str] = {}
+        if host:
+            env.update(self.settings.host_env)
+            env["PATH"] = f"{self._bin}:{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+            env["HOSTNAME"] = run.pod["metadata"]["name"]
         for src in c.get("envFrom") or []:
             prefix = str(src.get("prefix") or "")
             if "secretRef" in src:
@@ -829,6 +893,54 @@ class Kubelet:
             mounts.append(Mount(str(workdir), cwd))
         return ProcessSpec(argv=argv, env=env, cwd=cwd, mounts=mounts)
 
+    def _engine_container(
+        self, run: _PodRun, c: Mapping[str, Any], term_path: Path, engine: ContainerEngine
+    ) -> EngineContainer:
+        """How `c` runs in the container engine: the pod spec's env only, `$(VAR)` expanded in command and args,
+        volumes and the termination-message file bound in (emptyDirs world-writable, as Kubernetes makes them,
+        so a non-root user can write its outputs)."""
+        image = str(c.get("image") or "")
+        if not image:
+            raise ContainerConfigError(f"container {c.get('name')!r} has no image; --runtime {engine.kind} needs one")
+        env = self._env(run, c, host=False)
+        term_path.parent.mkdir(parents=True, exist_ok=True)
+        term_path.write_bytes(b"")
+        term_path.chmod(0o666)  # the container's user may be anyone
+        mounts = [Mount(str(term_path), str(c.get("terminationMessagePath") or "/dev/termination-log"))]
+        volumes = {str(v.get("name")): v for v in run.pod["spec"].get("volumes") or []}
+        for vm in c.get("volumeMounts") or []:
+            vname = str(vm.get("name"))
+            if vname not in volumes:
+                raise ContainerConfigError(f"volumeMount {vname!r} of container {c.get('name')!r}: no such volume")
+            source = self._volume_path(run, volumes[vname])
+            if "emptyDir" in volumes[vname]:
+                source.chmod(0o777)
+            sub = str(vm.get("subPath") or "")
+            if sub:
+                source = source / sub
+                if not source.exists():
+                    source.mkdir(parents=True)
+            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=bool(vm.get("readOnly"))))
+        pod_name = str(run.pod["metadata"]["name"])
+        container = EngineContainer(
+            name=f"trellis-{pod_name}-{c.get('name')}",
+            hostname=pod_name,
+            image=image,
+            pull_policy=pull_policy(image, c.get("imagePullPolicy")),
+            command=[expand_vars(str(x), env) for x in c.get("command") or []],
+            args=[expand_vars(str(x), env) for x in c.get("args") or []],
+            env=list(env.items()),
+            mounts=mounts,
+            working_dir=str(c.get("workingDir") or ""),
+            security=security_flags(c, run.pod["spec"], engine.kind),
+            labels=[("trellis.dev/pod", pod_name), ("trellis.dev/container", str(c.get("name")))],
+        )
+        try:
+            engine.run_argv(container)
+        except ValueError as exc:
+            raise ContainerConfigError(f"container {c.get('name')!r}: {exc}") from exc
+        return container
+
     def _shared_under_tmp(self) -> list[str]:
         paths = [str(self._bin), *self.settings.shared_paths, sys.prefix, str(Path(__file__).resolve().parents[2])]
         out: list[str] = []
@@ -864,6 +976,27 @@ def trellis_exec_argv(python: str) -> list[str]:
     paths = list(dict.fromkeys([package_root, *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))]))
     boot = f"import sys; sys.path[:0] = {paths!r}; from executor.pod.main import main; sys.exit(main())"
     return [python, "-S", "-c", boot]
+
+
+def _trellis_own(c: Mapping[str, Any]) -> bool:
+    """Trellis's own containers (`trellis-exec init|wait`) always run in the host sandbox."""
+    command = c.get("command") or []
+    return bool(command) and str(command[0]) == "trellis-exec"
+
+
+def _engine_start_error(engine: ContainerEngine, log_path: Path, reason: str, message: str) -> tuple[str, str]:
+    """(StartError, the engine's line) when the engine itself failed to start the container (its last line is
+    the engine's `Error: ...`), else (reason, message) unchanged."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(log_path) - 4096))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return reason, message
+    last = lines[-1].strip() if lines else ""
+    if last.startswith(("Error: ", "docker: ")):
+        return "StartError", engine_error_line(engine.kind, last)
+    return reason, message
 
 
 def _view(obj: Mapping[str, Any]) -> dict[str, Any]:
