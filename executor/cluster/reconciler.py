@@ -7,6 +7,7 @@
     actions  = plan(workflow, observed, now, context)  (pure)
     apply: create Jobs (AlreadyExists = done), delete Jobs, record Events, ONE status write (PUT on the status
            subresource with the resourceVersion read above; 409 -> read again and re-plan)
+    podGC    -> with an OnPod* strategy, delete the Jobs of nodes the written status records as finished
 
 Nothing is cached between passes except what the API holds, so a controller restarted at any point rebuilds
 everything from the Workflow's status and its Jobs: deterministic Job names make re-creating harmless.
@@ -45,7 +46,7 @@ from executor.contract import (
     RequeueAt,
     UpdateStatus,
 )
-from executor.status import format_time, parse_time
+from executor.status import format_time, nodes_of, parse_time
 
 log = logging.getLogger("trellis.reconciler")
 
@@ -170,7 +171,7 @@ class Reconciler:
             result.phase = "Error"
             self._event(workflow, RecordEvent("WorkflowFailed", str(exc), "Warning"))
             return result
-        observed = self._observe(namespace, name)
+        observed, jobs = self._observe(namespace, name)
         actions = plan(workflow, observed, now, context=context)
         for action in actions:
             if isinstance(action, CreateJob):
@@ -187,16 +188,19 @@ class Reconciler:
                 self._write_status(workflow, dict(action.status))
                 result.status_writes += 1
                 result.phase = str(action.status.get("phase", result.phase))
+        workflow["status"] = next(
+            (dict(a.status) for a in actions if isinstance(a, UpdateStatus)), workflow.get("status")
+        )
         if result.phase in FINISHED:
-            workflow["status"] = next(
-                (dict(a.status) for a in actions if isinstance(a, UpdateStatus)), workflow.get("status")
-            )
             self._housekeeping(workflow, now, result)
+        elif str(((workflow.get("spec") or {}).get("podGC") or {}).get("strategy", "")).startswith("OnPod"):
+            self._collect_jobs(workflow, jobs, now, result)  # only after the status recording their end is written
         return result
 
     # -- observe ---------------------------------------------------------------------------------------------
 
-    def _observe(self, namespace: str, name: str) -> dict[str, JobObservation]:
+    def _observe(self, namespace: str, name: str) -> tuple[dict[str, JobObservation], list[dict[str, Any]]]:
+        """(observations by node ID, the Jobs as listed)."""
         from executor.observe import observe_job
 
         selector = f"{WORKFLOW_LABEL}={name}"
@@ -215,7 +219,7 @@ class Reconciler:
 
                 observation = resolve_report(observation, secrets=self._secret_lookup(namespace))
             observed[node_id] = observation
-        return observed
+        return observed, jobs
 
     def _secret_lookup(self, namespace: str) -> Callable[[str, str], str | None]:
         """Secret values for the artifact repository's credentials, read when an offloaded report needs them.
@@ -353,19 +357,43 @@ class Reconciler:
                 return result
             result.requeue_after = (due - now).total_seconds()
 
-        gc = spec.get("podGC") or {}
-        strategy = gc.get("strategy", "")
-        if strategy in {"OnWorkflowCompletion", "OnPodCompletion"} or (
-            strategy in {"OnWorkflowSuccess", "OnPodSuccess"} and phase == "Succeeded"
-        ):
-            due = finished + timedelta(seconds=_duration_seconds(gc.get("deleteDelayDuration")))
-            if now < due:
-                delay = (due - now).total_seconds()
-                result.requeue_after = delay if result.requeue_after is None else min(result.requeue_after, delay)
-                return result
-            selector = f"{WORKFLOW_LABEL}={name}"
-            for job in self.kube.list(JOBS, namespace, label_selector=selector).get("items") or []:
-                job_name = job["metadata"]["name"]
-                if self.kube.delete(JOBS, namespace, job_name, propagation="Background"):
-                    result.deleted.append(job_name)
+        if (spec.get("podGC") or {}).get("strategy"):
+            jobs = self.kube.list(JOBS, namespace, label_selector=f"{WORKFLOW_LABEL}={name}").get("items") or []
+            self._collect_jobs(workflow, jobs, now, result)
         return result
+
+    def _collect_jobs(
+        self, workflow: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], now: datetime, result: PassResult
+    ) -> None:
+        """Delete the Jobs `spec.podGC` says are due (executor.podgc); requeue for the next one due later."""
+        from executor.podgc import delete_at
+
+        spec, status = workflow.get("spec") or {}, workflow.get("status") or {}
+        pod_gc = spec.get("podGC") or {}
+        phase = str(status.get("phase", ""))
+        workflow_finished = (parse_time(status.get("finishedAt")) or now) if phase in FINISHED else None
+        delay = timedelta(seconds=_duration_seconds(pod_gc.get("deleteDelayDuration")))
+        nodes = nodes_of(status)
+        namespace = (workflow.get("metadata") or {}).get("namespace")
+        for job in jobs:
+            meta = job.get("metadata") or {}
+            if meta.get("deletionTimestamp"):
+                continue
+            node = nodes.get((meta.get("annotations") or {}).get(NODE_ID_ANNOTATION, "")) or {}
+            template_labels = ((job.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels")
+            due = delete_at(
+                pod_gc,
+                delay=delay,
+                labels={**(template_labels or {}), **(meta.get("labels") or {})},
+                node_phase=str(node.get("phase", "")),
+                node_finished=parse_time(node.get("finishedAt")),
+                workflow_phase=phase,
+                workflow_finished=workflow_finished,
+            )
+            if due is None:
+                continue
+            if now < due:
+                wait = (due - now).total_seconds()
+                result.requeue_after = wait if result.requeue_after is None else min(result.requeue_after, wait)
+            elif self.kube.delete(JOBS, namespace, meta["name"], propagation="Background"):
+                result.deleted.append(meta["name"])

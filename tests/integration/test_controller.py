@@ -17,7 +17,7 @@ import yaml
 
 from executor.cluster.kube import JOBS, WORKFLOWS, Kube, KubeSettings
 from executor.cluster.reconciler import Reconciler, ReconcilerSettings
-from executor.status import argo_cd_health
+from executor.status import argo_cd_health, parse_time
 from tests.standin import KubeStandin, SimKubelet
 from tests.standin.fixture import kube
 
@@ -72,6 +72,10 @@ def unfinished_jobs(standin: KubeStandin, workflow: str) -> list[dict[str, Any]]
         for j in jobs
         if not any(c["type"] in ("Complete", "Failed") for c in j.get("status", {}).get("conditions", []))
     ]
+
+
+def jobs_of(standin: KubeStandin, workflow: str) -> list[dict[str, Any]]:
+    return standin.list_objects("batch/v1", "Job", NS, label_selector=f"workflows.argoproj.io/workflow={workflow}")
 
 
 def node_of(job: dict[str, Any]) -> str:
@@ -275,3 +279,86 @@ def test_pod_gc_deletes_finished_jobs_per_its_strategy(env: Any, strategy: str, 
 
     run_to_completion(env, name, finish)
     assert len(standin.list_objects("batch/v1", "Job", NS)) == left
+
+
+def test_on_pod_completion_deletes_each_finished_job_while_the_workflow_still_runs(env: Any) -> None:
+    standin, client, reconciler, kubelet, clock = env
+    clock.now = datetime.now(UTC)  # the stand-in's kubelet stamps real times on Jobs, and podGC counts from them
+    manifest = load_example("data-pipeline-dag.yaml")
+    manifest["spec"]["podGC"] = {"strategy": "OnPodCompletion"}
+    name = submit(client, manifest, "gc-per-pod")
+    reconciler.reconcile(NS, name)
+    [fetch] = unfinished_jobs(standin, name)
+    assert node_of(fetch) == f"{name}.fetch-data"
+    succeed(kubelet, fetch)
+    clock.tick()
+    result = reconciler.reconcile(NS, name)  # records fetch-data's end, starts its dependents, then collects it
+    assert result.deleted == [fetch["metadata"]["name"]]
+    assert sorted(node_of(j) for j in jobs_of(standin, name)) == [
+        f"{name}.clean-data",
+        f"{name}.generate-metadata",
+    ]
+    workflow, waves = run_to_completion(env, name)
+    assert workflow["status"]["phase"] == "Succeeded"
+    assert waves == [  # nothing ran twice although finished Jobs disappeared mid-run
+        [f"{name}.clean-data", f"{name}.generate-metadata"],
+        [f"{name}.aggregate-validate"],
+        [f"{name}.load-production"],
+    ]
+    assert jobs_of(standin, name) == []
+
+
+def test_on_pod_success_keeps_only_the_failed_step_for_debugging(env: Any) -> None:
+    standin, client, _, _, clock = env
+    clock.now = datetime.now(UTC)  # the stand-in's kubelet stamps real times on Jobs, and podGC counts from them
+    manifest = load_example("data-pipeline-dag.yaml")
+    manifest["spec"]["podGC"] = {"strategy": "OnPodSuccess"}
+    name = submit(client, manifest, "gc-pod-success")
+
+    def finish(kubelet: SimKubelet, job: dict[str, Any]) -> None:
+        if node_of(job).endswith(".clean-data"):
+            kubelet.fail(NS, job["metadata"]["name"], messages={"wait": json.dumps({"v": 1})})
+        else:
+            succeed(kubelet, job)
+
+    workflow, _ = run_to_completion(env, name, finish)
+    assert workflow["status"]["phase"] == "Failed"
+    assert [node_of(j) for j in jobs_of(standin, name)] == [f"{name}.clean-data"]
+
+
+def test_pod_gc_waits_its_delete_delay_and_spares_jobs_its_label_selector_does_not_match(env: Any) -> None:
+    standin, client, reconciler, kubelet, clock = env
+    clock.now = datetime.now(UTC)  # the stand-in's kubelet stamps real times on Jobs, and podGC counts from them
+    manifest = load_example("data-pipeline-dag.yaml")
+    manifest["spec"]["podGC"] = {
+        "strategy": "OnPodCompletion",
+        "deleteDelayDuration": "30s",
+        "labelSelector": {"matchExpressions": [{"key": "keep", "operator": "DoesNotExist"}]},
+    }
+    fetch_template = next(t for t in manifest["spec"]["templates"] if t["name"] == "fetch-data")
+    fetch_template["metadata"] = {"labels": {"keep": "true"}}
+    name = submit(client, manifest, "gc-delayed")
+    reconciler.reconcile(NS, name)
+    [fetch] = unfinished_jobs(standin, name)
+    succeed(kubelet, fetch)
+    clock.tick()
+    reconciler.reconcile(NS, name)
+    middle = unfinished_jobs(standin, name)
+    for job in middle:
+        succeed(kubelet, job)
+    clock.tick()
+    result = reconciler.reconcile(NS, name)
+    assert result.deleted == []
+    nodes = client.get(WORKFLOWS, NS, name)["status"]["nodes"].values()
+    ends = [parse_time(n["finishedAt"]) for n in nodes if n["name"] in {node_of(j) for j in middle}]
+    due = max(e for e in ends if e is not None) + timedelta(seconds=30)
+    assert (
+        result.requeue_after
+        == (min(e for e in ends if e is not None) + timedelta(seconds=30) - clock.now).total_seconds()
+    )
+    clock.now = due - timedelta(seconds=1)
+    assert reconciler.reconcile(NS, name).deleted == []
+    clock.now = due
+    result = reconciler.reconcile(NS, name)
+    assert sorted(result.deleted) == sorted(j["metadata"]["name"] for j in middle)
+    assert [node_of(j) for j in jobs_of(standin, name) if node_of(j) == f"{name}.fetch-data"] == [f"{name}.fetch-data"]
