@@ -74,6 +74,8 @@ class JobObservation:
     pod_name: str = ""
     # True when the shell knows the Job was created earlier (node status says so) but it is gone now.
     deleted: bool = False
+    pod_ip: str = ""  # the pod's `status.podIP` once it has one (daemon steps: `{{steps.X.ip}}`)
+    ready: bool = False  # main container `ready` (readinessProbe passed, or running without one)
 
 
 Observed = Mapping[str, JobObservation]  # keyed by node ID

@@ -5,7 +5,8 @@ Phase:
 - Pending: no pod yet, the pod is not scheduled, init is running, an image can't be pulled yet, or the Job is
   suspended (`spec.suspend: true`: Kueue has not admitted it yet; a step waiting for quota is not a failure,
   argoproj/argo-workflows#3645).
-- Running: main has started and the pod is not finished.
+- Running: main has started and the pod is not finished; `pod_ip` (status.podIP) and `ready` (main's readiness)
+  are read then, for daemon steps.
 - Succeeded / Failed: once the pod is finished (main and wait terminated) or the Job has a terminal condition.
 Messages are Argo's: "Error (exit code 1)" (the terminated reason, e.g. "OOMKilled (exit code 137)"), "Pod was
 active on the node longer than the specified deadline"; the wait sidecar's report error; the init container's
@@ -74,7 +75,17 @@ def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Jo
     if pod is None:
         return JobObservation(**base, phase="Pending")
     phase, message = _pending_or_running(pod)
-    return JobObservation(**base, phase=phase, message=message, started_at=started if phase == "Running" else None)
+    if phase != "Running":
+        return JobObservation(**base, phase=phase, message=message)
+    # Daemon steps (`daemon: true`) need the pod's IP and whether main is ready (Argo marks the node daemoned then).
+    return JobObservation(
+        **base,
+        phase=phase,
+        message=message,
+        started_at=started,
+        pod_ip=str((pod.get("status") or {}).get("podIP") or ""),
+        ready=(_container(pod, "main") or {}).get("ready") is True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

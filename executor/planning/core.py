@@ -29,6 +29,7 @@ from executor.contract import (
     StepSpec,
     UpdateStatus,
 )
+from executor.jobspec import claim_volumes
 from executor.planning import expr
 from executor.planning.depends import DependsError
 from executor.planning.durations import DurationError, parse_duration
@@ -36,12 +37,14 @@ from executor.planning.helpers import (
     ARTIFACT_REF,
     UNSUPPORTED_ARTIFACTS,
     PlanError,
+    is_daemoned,
     json_value_list,
     layered,
     loop_index,
     merge_defaults,
     node_inputs,
     sequence_items,
+    settled,
     suspend_outputs,
     templates_by_name,
     to_int,
@@ -73,6 +76,8 @@ Scope = Mapping[str, str]
 MAX_NEW_NODES_PER_PASS = 25_000  # template nodes created in one pass at most; the rest wait for the next pass
 MAX_DEPTH = 100  # nested template calls per branch (Argo's default maxStackDepth is 150; Python's stack is smaller)
 _SHUTDOWN_STRATEGIES = ("Stop", "Terminate")
+# Argo v3.6+ (assessNodeStatus): a daemon pod that succeeds is failed, "since daemon pods should run indefinitely".
+DAEMON_EXITED = "daemon exited before its scope ended (exit code 0); a daemon must keep running"
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,12 @@ class PassCore:
         self.shutdown = ""
         self.globals: dict[str, str] = {}
         self.stored_templates: dict[str, Any] = dict(self.status_in.get("storedTemplates") or {})
-        for node in self.nodes.values():
+        self.daemoned_ids: set[str] = set()
+        for nid, node in self.nodes.items():
             if node.get("type") == "Pod" and not is_fulfilled(node.get("phase")):
                 self.active_pods += 1
+            if is_daemoned(node):
+                self.daemoned_ids.add(nid)
 
     def id_of(self, node_name: str) -> str:
         found = self._ids.get(node_name)
@@ -232,6 +240,8 @@ class PassCore:
                 node.pop("message", None)
         if is_fulfilled(phase) and not node.get("finishedAt"):
             node["finishedAt"] = self.now_text
+        if is_fulfilled(phase) and is_daemoned(node):
+            self.undaemon(node)
         if node.get("type") == "Pod":
             node["progress"] = "1/1" if phase in ("Succeeded", "Skipped", "Omitted") else "0/1"
         return node
@@ -269,6 +279,7 @@ class PassCore:
                 raise PlanError("spec.entrypoint is not set; name the template to start with")
         except PlanError as exc:
             return self.finish_invalid(str(exc))
+        self.check_daemons()
         return self.run_tree(str(entry))
 
     def validation_message(self) -> str:
@@ -310,7 +321,7 @@ class PassCore:
         exit_node: NodeStatus | None = None
         if stop_before_start:
             phase, message = "Failed", f"Stopped with strategy '{self.shutdown}'"
-        elif root is not None and is_fulfilled(root.get("phase")) and not hooks_running:
+        elif root is not None and settled(root) and not hooks_running:
             wf_phase = {"Failed": "Failed", "Error": "Error"}.get(str(root.get("phase")), "Succeeded")
             exit_done = True
             on_exit = self.spec.get("onExit")
@@ -395,6 +406,8 @@ class PassCore:
 
     def assemble(self, phase: str, message: str) -> list[Action]:
         done = phase in ("Succeeded", "Failed", "Error")
+        if done:
+            self.kill_daemons(None)  # Argo stops every daemon when the workflow ends
         status: dict[str, Any] = {
             key: value
             for key, value in self.status_in.items()
@@ -418,6 +431,9 @@ class PassCore:
             status["storedTemplates"] = self.stored_templates
         if self.stored_workflow_template_spec:
             status["storedWorkflowTemplateSpec"] = self.stored_workflow_template_spec
+        claims = claim_volumes(self.name, self.spec)
+        if claims and not done:  # Argo's record of the claims it made; at the end the shell releases them
+            status["persistentVolumeClaims"] = claims
 
         actions: list[Action] = []
         actions.extend(self.deletes)
@@ -696,9 +712,31 @@ class PassCore:
             return False
         if observation.phase == "Pending" and node.get("phase") == "Pending" and self.has_timeouts:
             return False  # a pending Job may have outlived its template's timeout / pendingTimeout
+        if (
+            observation.phase == "Running"
+            and observation.ready
+            and not is_daemoned(node)
+            and self.template_is_daemon(node) is not False
+        ):
+            return False  # a daemon that just became ready: execute_pod marks it daemoned
         if observation.phase == "Running" and node.get("phase") != "Running":
             self.mark(node, "Running")
         return True
+
+    def template_is_daemon(self, node: NodeStatus) -> bool | None:
+        """Whether the node's template says `daemon: true`, read cheaply from the node's templateName and scope;
+        None when that cannot tell (inline templates): the caller then takes the full path."""
+        name = node.get("templateName")
+        if not name:
+            return None
+        label = node.get("templateScope")
+        template = self.stored_templates.get(f"{label}/{name}") if label else self.local_scope.templates.get(name)
+        if not isinstance(template, Mapping):
+            return None
+        defaults = self.spec.get("templateDefaults")
+        if "daemon" not in template and isinstance(defaults, Mapping):
+            return defaults.get("daemon") is True
+        return template.get("daemon") is True
 
     def error_node(
         self,
@@ -905,9 +943,13 @@ class PassCore:
         if is_pod:
             return self.execute_pod(node_name, processed, params, artifacts, opts, common)
         if "steps" in template:
-            return self.execute_steps(node_name, processed, resolved.scope, local, artifacts, opts, common)
+            return self.end_scope(
+                self.execute_steps(node_name, processed, resolved.scope, local, artifacts, opts, common)
+            )
         if "dag" in template:
-            return self.execute_dag(node_name, processed, resolved.scope, local, artifacts, opts, common)
+            return self.end_scope(
+                self.execute_dag(node_name, processed, resolved.scope, local, artifacts, opts, common)
+            )
         if "suspend" in template:
             return self.execute_suspend(node_name, processed, opts, common)
         node = self.get(node_name)
@@ -979,8 +1021,80 @@ class PassCore:
         if observation.phase == "Running":
             if node.get("phase") != "Running":
                 self.mark(node, "Running")
+            if template.get("daemon") is True and observation.ready and not is_daemoned(node):
+                self.set_daemoned(node, observation.pod_ip)
             return node
-        return self.complete_pod(node, template, observation)
+        self.undaemon(node)
+        completed = self.complete_pod(node, template, observation)
+        if template.get("daemon") is True and completed.get("phase") == "Succeeded":
+            return self.mark(completed, "Failed", DAEMON_EXITED)
+        return completed
+
+    # --- daemons: Argo's `daemon: true` templates -----------------------------------------------------------
+
+    def set_daemoned(self, node: NodeStatus, pod_ip: str) -> None:
+        """Argo marks the node `daemoned: true` (phase stays Running) and records the pod's IP (`podIP`)."""
+        record = cast(dict[str, Any], node)
+        record["daemoned"] = True
+        if pod_ip:
+            record["podIP"] = pod_ip
+        self.daemoned_ids.add(node["id"])
+
+    def undaemon(self, node: NodeStatus) -> None:
+        cast(dict[str, Any], node).pop("daemoned", None)
+        self.daemoned_ids.discard(node["id"])
+
+    def end_scope(self, node: NodeStatus) -> NodeStatus:
+        """A steps/DAG node that just completed ends the daemons it started (Argo's killDaemonedChildren)."""
+        if is_fulfilled(node.get("phase")):
+            self.kill_daemons(node["id"])
+        return node
+
+    def kill_daemons(self, boundary_id: str | None) -> None:
+        """Stop the daemoned nodes whose boundary is `boundary_id` (None: all of them, at the workflow's end): their
+        Jobs are deleted and the nodes Succeed, as Argo's killDaemonedChildren does."""
+        for nid in sorted(self.daemoned_ids):
+            node = self.nodes.get(nid)
+            if node is None or (boundary_id is not None and node.get("boundaryID", "") != boundary_id):
+                continue
+            self.undaemon(node)
+            if node.get("type") == "Pod":
+                observation = self.observed.get(nid)
+                job = observation.job_name if observation else self.job_name(self.name, node["name"])
+                self.deletes.append(DeleteJob(nid, job, "daemon scope ended"))
+            self.mark(node, "Succeeded")
+
+    def check_daemons(self) -> None:
+        """Before the walk: a daemoned Pod node whose Job ended or vanished fails now (a completed step group is not
+        walked again, so this is where a daemon that died after its siblings moved on is noticed)."""
+        for nid in sorted(self.daemoned_ids):
+            node = self.nodes.get(nid)
+            if node is None or node.get("type") != "Pod":
+                continue
+            observation = self.observed.get(nid)
+            if observation is not None and not observation.deleted and observation.phase in ("Pending", "Running"):
+                continue
+            self.undaemon(node)
+            if observation is None or observation.deleted:
+                self.mark(node, "Failed", f"Job {self.job_name(self.name, node['name'])} was deleted")
+            elif self.complete_pod(node, {}, observation).get("phase") == "Succeeded":
+                self.mark(node, "Failed", DAEMON_EXITED)
+        for nid in sorted(self.daemoned_ids):
+            node = self.nodes.get(nid)
+            if node is not None and node.get("type") == "Retry":
+                self.sync_retry_daemon(node)
+
+    def sync_retry_daemon(self, retry: NodeStatus) -> None:
+        """A Retry node is daemoned (with its attempt's podIP) while its last attempt is."""
+        attempts = [
+            c for c in retry.get("children") or [] if (self.nodes.get(c) or {}).get("nodeFlag", {}).get("retried")
+        ]
+        last = self.nodes.get(attempts[-1]) if attempts else None
+        if last is not None and is_daemoned(last):
+            if not is_daemoned(retry):
+                self.set_daemoned(retry, str(last.get("podIP") or ""))
+        elif is_daemoned(retry):
+            self.undaemon(retry)
 
     def pending_expired(self, node: NodeStatus, template: Mapping[str, Any]) -> bool:
         started = parse_time(node.get("startedAt")) or self.now
@@ -1260,6 +1374,8 @@ class PassCore:
         key = f"{prefix}.{name}"
         scope[f"{key}.status"] = str(node.get("phase"))
         scope[f"{key}.id"] = node["id"]
+        if node.get("podIP"):
+            scope[f"{key}.ip"] = str(node.get("podIP"))
         if node.get("startedAt"):
             scope[f"{key}.startedAt"] = str(node["startedAt"])
         if node.get("finishedAt"):

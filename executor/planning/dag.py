@@ -14,8 +14,10 @@ from executor.planning.helpers import (
     ancestors,
     continues_on,
     has_expression_hooks,
+    is_daemoned,
     item_scope,
     layered,
+    settled,
     to_int,
     topological_order,
 )
@@ -73,11 +75,9 @@ class DagMixin(PassCore):
                 task_nodes[name] = existing
                 if existing.get("type") == "TaskGroup":
                     running += sum(
-                        1
-                        for c in existing.get("children") or []
-                        if c in self.nodes and not is_fulfilled(self.nodes[c].get("phase"))
+                        1 for c in existing.get("children") or [] if c in self.nodes and not settled(self.nodes[c])
                     )
-                elif not is_fulfilled(existing.get("phase")):
+                elif not settled(existing):
                     running += 1
         # Template parallelism: how many more task nodes (loop items included) may start this pass.
         budget = [max_running - running] if max_running is not None else None
@@ -94,11 +94,7 @@ class DagMixin(PassCore):
                 if dependency is not None:
                     for dep in dependency.tasks:
                         dep_node = task_nodes.get(dep)
-                        if (
-                            dep_node is None
-                            or not is_fulfilled(dep_node.get("phase"))
-                            or not self.hooks_done(dep_node, by_name[dep])
-                        ):
+                        if dep_node is None or not settled(dep_node) or not self.hooks_done(dep_node, by_name[dep]):
                             ready = False
                             break
                         outcomes[dep] = self.outcome(dep_node, by_name[dep])
@@ -125,11 +121,7 @@ class DagMixin(PassCore):
                     result = self.start_task(task_name, name, task, tscope, scope, arts, inner, parents, budget)
                     if result is not None:
                         task_nodes[name] = result
-                        if (
-                            not is_fulfilled(result.get("phase"))
-                            and budget is not None
-                            and result.get("type") != "TaskGroup"
-                        ):
+                        if not settled(result) and budget is not None and result.get("type") != "TaskGroup":
                             budget[0] -= 1
                 else:
                     result = self.continue_task(task_name, name, task, tscope, scope, arts, inner, budget)
@@ -232,14 +224,14 @@ class DagMixin(PassCore):
                 if budget[0] <= 0:
                     continue
                 child = self.run_task(child_name, task, item, tscope, scope, arts, group_opts, [node["id"]])
-                if child is not None and not is_fulfilled(child.get("phase")):
+                if child is not None and not settled(child):
                     budget[0] -= 1
                 continue
             self.run_task(child_name, task, item, tscope, scope, arts, group_opts, [node["id"]])
         phase = "Succeeded"
         for index, item in enumerate(items):
             child = self.get(f"{task_name}({index}:{item_label(item)})")
-            if child is None or not is_fulfilled(child.get("phase")) or not self.hooks_done(child, task):
+            if child is None or not settled(child) or not self.hooks_done(child, task):
                 return node
             if is_failed(child.get("phase")):
                 phase = str(child.get("phase"))
@@ -334,6 +326,7 @@ class DagMixin(PassCore):
             continue_on_error=bool(continue_on.get("error")),
             any_succeeded=any_succeeded,
             all_failed=all_failed,
+            daemoned=is_daemoned(node),
         )
 
     def assess_dag(
@@ -353,7 +346,7 @@ class DagMixin(PassCore):
         from starting after a failure: the DAG is decided once nothing runs."""
         for name in order:
             node = task_nodes.get(name)
-            if node is not None and (not is_fulfilled(node.get("phase")) or not self.hooks_done(node, by_name[name])):
+            if node is not None and (not settled(node) or not self.hooks_done(node, by_name[name])):
                 return "Running"
         branch: dict[str, str] = {}
         for name in order:

@@ -26,6 +26,7 @@ class TaskOutcome:
     continue_on_error: bool = False
     any_succeeded: bool = False
     all_failed: bool = False
+    daemoned: bool = False  # a daemon step running and ready (Argo's `Daemoned`; the phase stays Running)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Depends:
             if result == "Errored":
                 return phase == "Error"
             if result == "Daemoned":
-                return False
+                return found.daemoned
             if result == "AnySucceeded":
                 return found.any_succeeded
             if result == "AllFailed":

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from executor.contract import InputArtifact, PlanContext
+from executor.status import FULFILLED_PHASES
 
 ARTIFACT_REF = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 
@@ -229,3 +230,13 @@ _TRANSIENT = re.compile(
 
 def is_transient(message: str) -> bool:
     return bool(_TRANSIENT.search(message))
+
+
+def is_daemoned(node: Mapping[str, Any]) -> bool:
+    """Argo's `daemoned: true`: a daemon step whose main container is running and ready; it stays Running."""
+    return node.get("daemoned") is True
+
+
+def settled(node: Mapping[str, Any]) -> bool:
+    """Done as far as its siblings care (Argo's NodeStatus.Fulfilled): completed, skipped, or daemoned."""
+    return node.get("phase") in FULFILLED_PHASES or node.get("daemoned") is True

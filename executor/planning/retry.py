@@ -56,6 +56,7 @@ class RetryMixin(PassCore):
             self.run_attempt(retry, len(attempts) - 1, resolved, params, artifacts, opts, holder)
             last = self.get(last["name"])
             if last is None or not is_fulfilled(last.get("phase")):
+                self.sync_retry_daemon(retry)
                 return retry
         if last is not None and is_fulfilled(last.get("phase")):
             if not is_failed(last.get("phase")):
@@ -72,6 +73,7 @@ class RetryMixin(PassCore):
                     retry["outputs"] = last["outputs"]
                 return self.mark(retry, phase, message)
         self.run_attempt(retry, len(attempts), resolved, params, artifacts, opts, holder)
+        self.sync_retry_daemon(retry)
         return retry
 
     def run_attempt(

@@ -14,6 +14,7 @@ from executor.planning.helpers import (
     has_expression_hooks,
     item_scope,
     layered,
+    settled,
     step_of,
     to_int,
 )
@@ -95,7 +96,7 @@ class StepsMixin(PassCore):
         if max_running is not None:
             for cid in group.get("children") or []:
                 child = self.nodes.get(cid)
-                if child is not None and not is_fulfilled(child.get("phase")):
+                if child is not None and not settled(child):
                     running += 1
         for step in steps:
             base = f"{group_name}.{step.get('name')}"
@@ -133,7 +134,7 @@ class StepsMixin(PassCore):
                 created = existing is None
                 self.run_step(child_name, step, item, tscope, scope, arts, child_opts)
                 child = self.get(child_name)
-                if created and child is not None and not is_fulfilled(child.get("phase")):
+                if created and child is not None and not settled(child):
                     running += 1
         completed = True
         steps_by_name = {s.get("name"): s for s in steps}
@@ -142,7 +143,7 @@ class StepsMixin(PassCore):
             if child is None:
                 continue
             holder = steps_by_name.get(step_of(child["name"], group_name))
-            if not is_fulfilled(child.get("phase")) or not self.hooks_done(child, holder):
+            if not settled(child) or not self.hooks_done(child, holder):
                 completed = False
         expected = sum(1 for _ in self.step_children_names(group_name, steps, scope))
         if expected > len(group.get("children") or []):

@@ -44,6 +44,8 @@ class Outcome:
     seconds: int = 1  # how long the container runs after it starts
     message: str = ""
     stays_pending: bool = False  # the Job's pod is never scheduled (e.g. no node fits)
+    pod_ip: str = ""  # status.podIP reported once the pod runs
+    ready_after: int | None = None  # seconds after start when main turns ready; None: readiness never reported
 
 
 Script = Callable[[str], Outcome]  # node name -> outcome
@@ -128,7 +130,14 @@ class Cluster:
                 outcome = self.script(node_name)
                 if outcome.stays_pending:
                     continue
-                self.jobs[nid] = replace(job, phase="Running", started_at=self.now, pod_name=job.job_name + "-pod")
+                self.jobs[nid] = replace(
+                    job,
+                    phase="Running",
+                    started_at=self.now,
+                    pod_name=job.job_name + "-pod",
+                    pod_ip=outcome.pod_ip,
+                    ready=outcome.ready_after == 0,
+                )
                 self.ends[nid] = self.now + timedelta(seconds=outcome.seconds)
             elif job.phase == "Running" and self.past_deadline(nid, job):
                 # The kubelet enforces the pod's activeDeadlineSeconds (template timeout, workflow deadline).
@@ -138,6 +147,8 @@ class Cluster:
                     finished_at=self.now,
                     message="Pod was active on the node longer than the specified deadline",
                 )
+            elif job.phase == "Running" and not job.ready and self.turns_ready(nid, job) and self.now < self.ends[nid]:
+                self.jobs[nid] = replace(job, ready=True)  # the readiness probe passed
             elif job.phase == "Running" and self.now >= self.ends[nid]:
                 outcome = self.script(self.nodes[nid]["name"])
                 report: PodReport = {"v": 1}
@@ -169,6 +180,12 @@ class Cluster:
                     message=outcome.message or (f"Error (exit code {outcome.exit_code})" if failed else ""),
                     report=report,
                 )
+
+    def turns_ready(self, nid: str, job: JobObservation) -> bool:
+        after = self.script(self.nodes[nid]["name"]).ready_after if nid in self.nodes else None
+        return (
+            after is not None and job.started_at is not None and self.now >= job.started_at + timedelta(seconds=after)
+        )
 
     def past_deadline(self, nid: str, job: JobObservation) -> bool:
         deadline = self.manifests[nid].get("spec", {}).get("template", {}).get("spec", {}).get("activeDeadlineSeconds")
