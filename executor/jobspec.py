@@ -14,6 +14,11 @@ Layout (docs/architecture.md, "Pod layout and executor programs"):
 - Credentials: Secret references become env vars (valueFrom.secretKeyRef) on init and wait only. The pod has
   automountServiceAccountToken: false; wait gets a projected token (cluster runtime); main gets one only when the
   template or workflow asks for a service account.
+- Claims (`spec.volumeClaimTemplates`): the workflow's PersistentVolumeClaim `<workflow name>-<template name>`
+  (`claim_manifests`, created by the cluster shell before the first Job) is a pod volume named like the claim
+  template, added to a step's pod when one of its containers mounts that name (Argo's addVolumeReferences: a pod
+  that does not use a ReadWriteOnce claim must not be tied to the claim's node). `claim_volumes` is also what
+  status.persistentVolumeClaims records; `claims_released` is volumeClaimGC's decision.
 """
 
 from __future__ import annotations
@@ -181,6 +186,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = [
         copy.deepcopy(dict(v)) for v in [*(spec.get("volumes") or []), *(tmpl.get("volumes") or [])]
     ]
+    volumes += _claims_mounted(wf_name, spec, tmpl, main, declared={str(v.get("name")) for v in volumes})
     main_mounts: list[dict[str, Any]] = list(main.get("volumeMounts") or [])
     init_mounts: list[dict[str, Any]] = [{"name": "trellis-tmp", "mountPath": "/tmp"}]
     wait_mounts: list[dict[str, Any]] = [{"name": "trellis-tmp", "mountPath": "/tmp"}]
@@ -426,6 +432,94 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
             },
         },
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# spec.volumeClaimTemplates (Argo's operator.go createPVCs/deletePVCs, workflowpod.go addVolumeReferences)
+# ---------------------------------------------------------------------------------------------------------------
+
+VOLUME_CLAIM_GC_DEFAULT = "OnWorkflowSuccess"  # Argo's VolumeClaimGC.GetStrategy() when unset
+
+
+def claim_name(workflow_name: str, template_name: str) -> str:
+    """The claim Argo creates for a volume claim template: `<workflow name>-<template name>`."""
+    return f"{workflow_name}-{template_name}"
+
+
+def _claim_templates(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        t
+        for t in spec.get("volumeClaimTemplates") or []
+        if isinstance(t, Mapping) and isinstance(t.get("metadata"), Mapping) and t["metadata"].get("name")
+    ]
+
+
+def claim_volumes(workflow_name: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Pod volumes for the workflow's claims, in Argo's status.persistentVolumeClaims shape:
+    `{name: <template name>, persistentVolumeClaim: {claimName: <workflow>-<template name>}}`. Pure."""
+    out: list[dict[str, Any]] = []
+    for t in _claim_templates(spec):
+        name = str(t["metadata"]["name"])
+        out.append({"name": name, "persistentVolumeClaim": {"claimName": claim_name(workflow_name, name)}})
+    return out
+
+
+def claim_manifests(workflow: Mapping[str, Any], spec: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The v1 PersistentVolumeClaims of `spec.volumeClaimTemplates` (`spec` defaults to the workflow's own; pass
+    the effective spec of a workflowTemplateRef): the template as written, renamed `<workflow>-<template>`,
+    labelled with the workflow and owned by it (controller ownerReference), so deleting the Workflow deletes
+    them. Pure."""
+    meta = workflow.get("metadata") or {}
+    wf_name = str(meta.get("name") or "")
+    spec = (workflow.get("spec") or {}) if spec is None else spec
+    out: list[dict[str, Any]] = []
+    for t in _claim_templates(spec):
+        claim = copy.deepcopy(dict(t))
+        claim_meta = dict(claim.get("metadata") or {})
+        claim_meta["name"] = claim_name(wf_name, str(claim_meta["name"]))
+        claim_meta["labels"] = {**(claim_meta.get("labels") or {}), LABEL_WORKFLOW: wf_name}
+        for server_owned in ("namespace", "uid", "resourceVersion", "creationTimestamp", "generateName"):
+            claim_meta.pop(server_owned, None)
+        if meta.get("namespace"):
+            claim_meta["namespace"] = meta["namespace"]
+        if meta.get("uid"):
+            claim_meta["ownerReferences"] = [
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "name": wf_name,
+                    "uid": str(meta["uid"]),
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+        claim.pop("status", None)
+        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim, "metadata": claim_meta})
+    return out
+
+
+def claims_released(spec: Mapping[str, Any], phase: str) -> bool:
+    """volumeClaimGC: whether a workflow that ended in `phase` deletes its claims now. OnWorkflowCompletion:
+    always; OnWorkflowSuccess (Argo's default): only when Succeeded, so a retry of a failed workflow finds its
+    files (the ownerReference removes them with the Workflow). Pure."""
+    strategy = str((spec.get("volumeClaimGC") or {}).get("strategy") or VOLUME_CLAIM_GC_DEFAULT)
+    return strategy == "OnWorkflowCompletion" or phase == "Succeeded"
+
+
+def _claims_mounted(
+    wf_name: str,
+    spec: Mapping[str, Any],
+    tmpl: Mapping[str, Any],
+    main: Mapping[str, Any],
+    *,
+    declared: set[str],
+) -> list[dict[str, Any]]:
+    """The claim volumes some container of this step mounts and no declared volume already names."""
+    containers = [main, *(tmpl.get("initContainers") or []), *(tmpl.get("sidecars") or [])]
+    mounted = {str(m.get("name")) for c in containers for m in c.get("volumeMounts") or [] if isinstance(m, Mapping)}
+    if any(s.get("mirrorVolumeMounts") for s in tmpl.get("sidecars") or []):
+        mounted |= {str(m.get("name")) for m in main.get("volumeMounts") or []}
+    return [v for v in claim_volumes(wf_name, spec) if v["name"] in mounted and v["name"] not in declared]
 
 
 # ---------------------------------------------------------------------------------------------------------------

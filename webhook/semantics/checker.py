@@ -12,6 +12,7 @@ integer bitsets, so checking `tasks.X` references is O(1) each (a 5000-task DAG 
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import replace
@@ -75,13 +76,13 @@ UNSUPPORTED_TYPES = {
 UNSUPPORTED_SPEC = {
     "synchronization": "remove it; to limit how many steps run at once use spec.parallelism",
     "executorPlugins": "run the step as a container template instead",
-    "volumeClaimTemplates": "mount an existing PersistentVolumeClaim through spec.volumes, or pass files as artifacts",
 }
 UNSUPPORTED_TEMPLATE = {
     "synchronization": "remove it; to limit how many steps run at once use parallelism on the dag or steps template",
     "memoize": "remove it; the step will run every time",
     "resourceClaims": "remove them; request devices through container resources instead",
 }
+_VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a pod volume name: DNS-1123 label
 MAX_INLINE = 8  # inline templates nested deeper are not checked further (the schema refuses them)
 HOOKS_FIX = (
     "keep only the exit hook (hooks: {{exit: {{template: ...}}}}), which runs when the {} ends, and check the "
@@ -181,6 +182,7 @@ class Checker:
         self.infos: dict[str, TemplateInfo] = {}
         self.defaults: Mapping[str, Any] = {}
         self.volumes: set[str] | None = None
+        self.claims: set[str] = set()  # names of spec.volumeClaimTemplates: pod volumes every step may mount
         self.retry_everywhere = False
         self.input_cache: dict[int, tuple[Mapping[str, Any], list[str], list[str], frozenset[str], frozenset[str]]] = {}
         self.workflow = WorkflowInfo(frozenset(), False, frozenset(), frozenset(), False)
@@ -305,11 +307,12 @@ class Checker:
         tpath = f"{base}.templates"
         self.defaults = _m(spec.get("templateDefaults"))
         self.retry_everywhere = bool(spec.get("retryStrategy") or self.defaults.get("retryStrategy"))
-        # Volumes containers may mount; None when the pod spec comes from elsewhere (workflowTemplateRef, claims).
+        # Volumes containers may mount; None when the pod spec comes from elsewhere (workflowTemplateRef).
         self.volumes = {_s(_m(v).get("name")) for v in _l(spec.get("volumes"))} - {""}
+        self.claims = self.check_claim_templates(spec, base)
+        self.volumes |= self.claims
         if (
-            spec.get("volumeClaimTemplates")
-            or spec.get("podSpecPatch")
+            spec.get("podSpecPatch")
             or spec.get("workflowTemplateRef") is not None
             or self.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate")  # the Workflow may bring volumes
         ):
@@ -729,9 +732,10 @@ class Checker:
                 local = {_s(_m(v).get("name")) for v in _l(template.get("volumes"))}
                 if name not in local:
                     known = self.volumes | local
+                    declared = "spec.volumes, spec.volumeClaimTemplates" if self.claims else "spec.volumes"
                     self.error(
                         f"{mpath}.name",
-                        f'volume "{name}" is not declared in spec.volumes or the template\'s volumes'
+                        f'volume "{name}" is not declared in {declared} or the template\'s volumes'
                         f"{suggest(name, known) or '; to solve this, declare it in spec.volumes'}",
                         "FieldValueNotFound",
                     )
@@ -751,6 +755,58 @@ class Checker:
                     f'"{where}" is already mounted by {mounted[where]}; to solve this, place the artifact elsewhere',
                     "FieldValueDuplicate",
                 )
+
+    def check_claim_templates(self, spec: Mapping[str, Any], base: str) -> set[str]:
+        """spec.volumeClaimTemplates: each becomes the claim `<workflow>-<name>` and a pod volume `<name>`
+        (Argo's createPVCs), so the name must be a volume name, unique, and the claim must be one the API server
+        accepts. Returns the names."""
+        volumes = {_s(_m(v).get("name")): f"{base}.volumes[{i}]" for i, v in enumerate(_l(spec.get("volumes")))}
+        names: dict[str, str] = {}
+        for i, raw in enumerate(_l(spec.get("volumeClaimTemplates"))):
+            path = f"{base}.volumeClaimTemplates[{i}]"
+            claim = _m(raw)
+            name = _s(_m(claim.get("metadata")).get("name"))
+            if not name:
+                self.error(
+                    f"{path}.metadata.name",
+                    "is required: name the claim template (e.g. name: workdir); steps mount it by this name",
+                    "FieldValueRequired",
+                )
+            elif len(name) > 63 or not _VOLUME_NAME.match(name):
+                self.error(
+                    f"{path}.metadata.name",
+                    f"\"{name}\" is not a valid volume name: use at most 63 lower-case letters, digits and '-', "
+                    "starting and ending with a letter or digit",
+                )
+            elif name in names:
+                self.error(
+                    f"{path}.metadata.name",
+                    f'"{name}" is already used by {names[name]}; claim template names must be unique',
+                    "FieldValueDuplicate",
+                )
+            elif name in volumes:
+                self.error(
+                    f"{path}.metadata.name",
+                    f'"{name}" is already a volume in {volumes[name]}; give the claim template another name',
+                    "FieldValueDuplicate",
+                )
+            else:
+                names[name] = path
+            claim_spec = _m(claim.get("spec"))
+            if not _l(claim_spec.get("accessModes")):
+                self.error(
+                    f"{path}.spec.accessModes",
+                    "is required: the API server refuses a claim without one; e.g. accessModes: [ReadWriteOnce]",
+                    "FieldValueRequired",
+                )
+            storage = _m(_m(claim_spec.get("resources")).get("requests")).get("storage")
+            if storage in (None, ""):
+                self.error(
+                    f"{path}.spec.resources.requests.storage",
+                    "is required: say how much storage the claim needs; e.g. resources: {requests: {storage: 1Gi}}",
+                    "FieldValueRequired",
+                )
+        return set(names)
 
     def check_duration(self, path: str, value: Any) -> None:
         if _is_tag(value):
