@@ -4,6 +4,7 @@ through the explicit kubelet simulation in test_planning_support (the pod report
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from executor.planning.core import DAEMON_EXITED
 from executor.status import node_id
 from tests.unit.test_planning_support import Cluster, Outcome, Script, load
+from webhook.lint import lint
+from webhook.validation import validate
 
 SERVER_IP = "10.244.1.7"
 LONG = 3600  # a daemon's main never ends by itself in these tests unless the script says so
@@ -297,3 +300,55 @@ spec:
     assert cluster.node("solo")["phase"] == "Succeeded"
     assert cluster.node("solo")["podIP"] == SERVER_IP
     assert cluster.deleted == [node_id("solo", "solo")]
+
+
+# --- admission: daemon templates and `.ip` are accepted; `.ip` of a non-daemon is explained -------------------
+
+
+@pytest.mark.parametrize(
+    ("manifest", "errors"),
+    [
+        pytest.param(STEPS, [], id="steps-ip-of-a-daemon"),
+        pytest.param(dag("server"), [], id="tasks-ip-of-a-daemon"),
+        pytest.param(
+            STEPS.replace("    daemon: true\n", ""),
+            [
+                "spec.templates[0].steps[1][0].arguments.parameters[0].value: {{steps.server.ip}} does not resolve: "
+                'template "server" (run by step "server") is not a daemon template, so it has no ip; set daemon: '
+                "true on it (a service that keeps running) or pass what you need as an output parameter"
+            ],
+            id="steps-ip-of-a-plain-container",
+        ),
+        pytest.param(
+            dag("server").replace("    daemon: true\n", ""),
+            [
+                "spec.templates[0].dag.tasks[1].arguments.parameters[0].value: {{tasks.server.ip}} does not resolve: "
+                'template "server" (run by task "server") is not a daemon template, so it has no ip; set daemon: '
+                "true on it (a service that keeps running) or pass what you need as an output parameter"
+            ],
+            id="tasks-ip-of-a-plain-container",
+        ),
+    ],
+)
+def test_admission_accepts_daemons_and_explains_ip_of_a_step_that_is_no_daemon(
+    manifest: str, errors: list[str]
+) -> None:
+    assert [str(e) for e in validate(load(manifest)).errors] == errors
+
+
+ARGO_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "argo-examples"
+DAEMON_EXAMPLES = [
+    "daemon-step.yaml",
+    "daemon-nginx.yaml",
+    "dag-daemon-task.yaml",
+    "dag-daemon-retry-strategy.yaml",
+    "steps-daemon-retry-strategy.yaml",
+]
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="../shared/argo-examples is not present")
+@pytest.mark.parametrize("name", DAEMON_EXAMPLES)
+def test_argo_daemon_examples_lint_without_daemon_or_ip_errors(name: str) -> None:
+    path = ARGO_EXAMPLES / name
+    report = lint([(str(path), path.read_text(encoding="utf-8"))])
+    assert [f.text() for f in report.errors if "synchronization" not in f.message] == []

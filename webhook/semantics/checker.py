@@ -148,6 +148,7 @@ def template_info(template: Mapping[str, Any]) -> TemplateInfo:
         output_parameter_paths=frozenset(_s(p.get("name")) for p in out_params if _m(p.get("valueFrom")).get("path")),
         output_artifact_paths=frozenset(_s(a.get("name")) for a in out_arts if a.get("path")),
         has_retry=template.get("retryStrategy") is not None,
+        daemon=template.get("daemon") is True,
     )
 
 
@@ -633,12 +634,6 @@ class Checker:
         for key, fix in UNSUPPORTED_TEMPLATE.items():
             if t.get(key):
                 self.unsupported(f"{path}.{key}", key, fix)
-        if t.get("daemon") is True:
-            self.unsupported(
-                f"{path}.daemon",
-                "daemon templates",
-                "run the service outside the workflow, or as an ordinary step that ends",
-            )
 
         for key in ("container", "script"):
             if isinstance(t.get(key), dict):

@@ -59,6 +59,7 @@ class TemplateInfo:
     output_parameter_paths: frozenset[str] = frozenset()
     output_artifact_paths: frozenset[str] = frozenset()
     has_retry: bool = False
+    daemon: bool = False  # `daemon: true`: the only kind of step whose `ip` is set
 
     @property
     def leaf(self) -> bool:
@@ -302,8 +303,12 @@ def _resolve_sibling(head: str, rest: str, scope: Scope) -> str:
     if why:
         return why
     if attr in NODE_ATTRIBUTES:
-        if attr == "ip":
-            return "ip is only set for daemon templates, which are not supported yet by Trellis"
+        if attr == "ip" and sibling.template is not None and not sibling.template.daemon:
+            return (
+                f'template "{sibling.template.name}" (run by {noun} "{name}") is not a daemon template, so it has no '
+                "ip; set daemon: true on it (a service that keeps running) or pass what you need as an output "
+                "parameter"
+            )
         if attr == "exitCode" and sibling.template is not None and sibling.template.kind not in RESULT_KINDS:
             return _no_result(noun, name, sibling.template, "exitCode")
         return ""
@@ -332,7 +337,7 @@ def _resolve_sibling(head: str, rest: str, scope: Scope) -> str:
             f"{suggest(art, tmpl.output_artifacts, listing='its output artifacts')}"
         )
     return (
-        f"{head}.{name}.{attr} is not a {noun} variable; use one of: id, status, startedAt, finishedAt, exitCode, "
+        f"{head}.{name}.{attr} is not a {noun} variable; use one of: id, status, startedAt, finishedAt, exitCode, ip, "
         "hostNodeName, outputs.result, outputs.parameters.<name>, outputs.artifacts.<name>"
     )
 
