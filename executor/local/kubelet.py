@@ -6,8 +6,10 @@ What it does, as a node with a Job controller would (Kubernetes docs "Pod Lifecy
   (`capacity`, `trellis run --parallelism`), then runs init containers in order (a failing one fails the Pod),
   then all `containers` concurrently (`main` and the `wait` sidecar); init containers with
   `restartPolicy: Always` are native sidecars: started in order, stopped when the regular containers end;
-- volumes: emptyDir -> a directory per Pod; hostPath -> that path; persistentVolumeClaim -> a directory per run
-  and claim name (shared by the run's Pods); secret/configMap -> files from the local objects; volumeMounts
+- volumes: emptyDir -> a directory per Pod; hostPath -> that path; persistentVolumeClaim -> the run's directory
+  `volumes/pvc/<claimName>` (shared by the run's Pods, made at first use, kept with the run's record until
+  `trellis delete` or a run of the same name replaces it);
+  secret/configMap -> files from the local objects; volumeMounts
   (with subPath) are bind mounts in the container's namespace; every container gets a private /tmp (so
   `/tmp/output` of one step never collides with another step or the host), a private /dev with its
   termination-message file bound at `terminationMessagePath`, and a fresh /proc;
@@ -96,7 +98,7 @@ class LocalObjects:
 
 @dataclass(frozen=True)
 class KubeletSettings:
-    root: Path  # this run's directory: pods/<pod>/..., pvc/<claim>/, bin/ (shims)
+    root: Path  # this run's directory: pods/<pod>/..., volumes/pvc/<claim>/, bin/ (shims)
     sandbox: Sandbox
     host_env: Mapping[str, str]  # PATH, HOME, LANG... given to every container before its own env
     objects: LocalObjects = field(default_factory=LocalObjects)
@@ -145,6 +147,7 @@ def _random_suffix(rng: random.Random, n: int = 5) -> str:
     return "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
 
 
+_CLAIM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
 
@@ -734,8 +737,13 @@ class Kubelet:
                 host.mkdir(parents=True, exist_ok=True)
             return host
         if "persistentVolumeClaim" in v:
-            claim = str((v["persistentVolumeClaim"] or {}).get("claimName", name))
-            shared = self.settings.root / "pvc" / claim
+            claim = str((v["persistentVolumeClaim"] or {}).get("claimName") or "")
+            if not _CLAIM_NAME.fullmatch(claim) or len(claim) > 253:  # never a path outside the run's directory
+                raise ContainerConfigError(
+                    f'volume "{name}": persistentVolumeClaim.claimName {claim!r} is not a valid claim name; '
+                    "use a DNS-1123 subdomain such as my-claim"
+                )
+            shared = self.settings.root / "volumes" / "pvc" / claim
             shared.mkdir(parents=True, exist_ok=True)
             return shared
         own.mkdir(parents=True, exist_ok=True)
