@@ -19,6 +19,10 @@ What it does, as a node with a Job controller would (Kubernetes docs "Pod Lifecy
   reason DeadlineExceeded): the whole process tree is killed (SIGTERM, then SIGKILL after the grace period);
 - stdout/stderr of each container go to `<pod dir>/logs/<container>.log`; termination messages (max 4096
   bytes; FallbackToLogsOnError) land in the container status as the real kubelet writes them;
+- readiness: Pod `status.podIP` is 127.0.0.1 (containers share the host's network); a container is `ready` once
+  started, or, with a `readinessProbe`, once the probe passes (exec: the command in the container's sandbox, or
+  `<engine> exec` with --runtime; httpGet: a GET to 127.0.0.1:port answered 200-399; tcpSocket: a connection),
+  tried after `initialDelaySeconds` and then every `periodSeconds` (at most 1 s apart here) until it passes;
 - the local main-exit channel (docs/architecture.md): when the Pod has the `trellis-local` emptyDir, a FIFO
   `main.exit` is made there before `wait` starts, `main`'s stdout is also copied to `main.stdout` there, and when
   `main` ends its exit code is written to the FIFO as decimal text.
@@ -43,11 +47,14 @@ import re
 import shlex
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -496,9 +503,17 @@ class Kubelet:
                 if engine is not None:
                     run.engine_names[name] = container.name
                 run.timings[name] = ContainerTiming(t0, None)
+            probe = c.get("readinessProbe")
             self._update(
-                run, lambda: status.update({"state": {"running": {"startedAt": k8s_time(started)}}, "started": True})
+                run,
+                lambda: status.update(
+                    {"state": {"running": {"startedAt": k8s_time(started)}}, "started": True, "ready": not probe}
+                ),
             )
+            if isinstance(probe, Mapping):
+                threading.Thread(
+                    target=self._probe_readiness, args=(run, c, status, probe, proc), name=f"probe-{name}", daemon=True
+                ).start()
             if run.kill_event.is_set():
                 self._signal(run, name, signal.SIGKILL)
             readers = []
@@ -530,6 +545,58 @@ class Kubelet:
             reason, message = _engine_start_error(engine, log_path, reason, message)
         self._terminate_status(run, status, code, reason, message, started, finished)
         return code
+
+    def _probe_readiness(
+        self,
+        run: _PodRun,
+        c: Mapping[str, Any],
+        status: dict[str, Any],
+        probe: Mapping[str, Any],
+        proc: subprocess.Popen[bytes],
+    ) -> None:
+        """Run the container's readinessProbe until it passes once, then mark the container ready (a daemon step is
+        daemoned then). Stops when the container ends or the Pod is killed."""
+        delay = float(probe.get("initialDelaySeconds") or 0)
+        period = min(float(probe.get("periodSeconds") or 10), 1.0)  # sooner than a node would: nothing to spare
+        timeout = float(probe.get("timeoutSeconds") or 1)
+        if run.kill_event.wait(delay):
+            return
+        while proc.poll() is None and not run.kill_event.is_set():
+            if self._probe_passes(run, c, probe, timeout):
+                if proc.poll() is None and str(c["name"]) not in run.finished_containers:
+                    self._update(run, lambda: status.update({"ready": True}))
+                return
+            if run.kill_event.wait(period):
+                return
+
+    def _probe_passes(self, run: _PodRun, c: Mapping[str, Any], probe: Mapping[str, Any], timeout: float) -> bool:
+        try:
+            if isinstance(probe.get("exec"), Mapping):
+                command = [str(x) for x in (probe["exec"].get("command") or [])]
+                engine_name = run.engine_names.get(str(c["name"]))
+                if engine_name is not None and self.settings.engine is not None:
+                    argv, env = [self.settings.engine.executable, "exec", engine_name, *command], None
+                else:
+                    probe_c = {**c, "command": command, "args": []}
+                    spec = self._process_spec(run, probe_c, run.dir / "probes" / str(c["name"]))
+                    argv, env = self.settings.sandbox.argv(spec), dict(spec.env)
+                done = subprocess.run(argv, env=env, capture_output=True, timeout=timeout, cwd="/", check=False)
+                return done.returncode == 0
+            if isinstance(probe.get("httpGet"), Mapping):
+                get = probe["httpGet"]
+                port = int(get.get("port"))
+                path = str(get.get("path") or "/")
+                scheme = "https" if str(get.get("scheme") or "HTTP").upper() == "HTTPS" else "http"
+                request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}{path}")
+                context = ssl._create_unverified_context() if scheme == "https" else None  # the kubelet skips it too
+                with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
+                    return 200 <= int(answer.status) < 400
+            if isinstance(probe.get("tcpSocket"), Mapping):
+                with socket.create_connection(("127.0.0.1", int(probe["tcpSocket"].get("port"))), timeout=timeout):
+                    return True
+        except (OSError, ValueError, TypeError, subprocess.TimeoutExpired, ContainerConfigError):
+            return False
+        return True  # a probe kind the local kubelet does not run (grpc): ready, as without a probe
 
     def _image_failed(self, run: _PodRun, status: dict[str, Any], failure: PullFailure, log_path: Path) -> int:
         """The image cannot be had: the container waits with the pull reason, as a real kubelet shows it, and the
