@@ -151,8 +151,8 @@ class PassCore:
         self.stored_templates: dict[str, Any] = dict(self.status_in.get("storedTemplates") or {})
         self.daemoned_ids: set[str] = set()
         for nid, node in self.nodes.items():
-            if node.get("type") == "Pod" and not is_fulfilled(node.get("phase")):
-                self.active_pods += 1
+            if node.get("type") == "Pod" and not settled(node):
+                self.active_pods += 1  # a daemoned pod no longer counts (Argo's countActivePods: not Fulfilled)
             if is_daemoned(node):
                 self.daemoned_ids.add(nid)
 
@@ -1036,6 +1036,8 @@ class PassCore:
         """Argo marks the node `daemoned: true` (phase stays Running) and records the pod's IP (`podIP`)."""
         record = cast(dict[str, Any], node)
         record["daemoned"] = True
+        if node.get("type") == "Pod":
+            self.active_pods -= 1  # frees its spec.parallelism slot, as in Argo
         if pod_ip:
             record["podIP"] = pod_ip
         self.daemoned_ids.add(node["id"])

@@ -352,3 +352,42 @@ def test_argo_daemon_examples_lint_without_daemon_or_ip_errors(name: str) -> Non
     path = ARGO_EXAMPLES / name
     report = lint([(str(path), path.read_text(encoding="utf-8"))])
     assert [f.text() for f in report.errors if "synchronization" not in f.message] == []
+
+
+# --- parallelism: a daemoned step no longer takes a slot --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        pytest.param(STEPS.replace("  entrypoint: main\n", "  entrypoint: main\n  parallelism: 1\n"), id="workflow"),
+        pytest.param(dag("server").replace("    dag:\n", "    parallelism: 1\n    dag:\n"), id="dag-template"),
+    ],
+)
+def test_a_daemoned_step_frees_its_parallelism_slot(manifest: str) -> None:
+    cluster = Cluster(load(manifest), script=scripted({"server": server()}))
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    assert [name.rsplit(".", 1)[-1] for name in cluster.created_names()] == ["server", "client"]
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="../shared/argo-examples is not present")
+@pytest.mark.parametrize(("name", "prefix"), [("daemon-step.yaml", "steps"), ("dag-daemon-task.yaml", "tasks")])
+def test_argos_influxdb_daemon_examples_run_to_completion_with_every_client_given_the_ip(
+    name: str, prefix: str
+) -> None:
+    manifest = load((ARGO_EXAMPLES / name).read_text())
+    manifest["metadata"]["name"] = "ex"
+    cluster = Cluster(manifest, script=scripted({"influx": server(ready_after=5)}))
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    influx = next(n for n in cluster.nodes.values() if n["name"].endswith("influx"))
+    assert (influx["phase"], influx["podIP"]) == ("Succeeded", SERVER_IP)
+    assert cluster.deleted == [influx["id"]]
+    clients = [n for n in cluster.nodes.values() if n.get("templateName") == "influxdb-client"]
+    assert len(clients) == 5
+    for client in clients:
+        command = client["inputs"]["parameters"][0]["value"]
+        assert f"http://{SERVER_IP}:8086/" in command, command
+        assert f"{{{{{prefix}." not in command
+    assert min(c["startedAt"] for c in clients) > influx["startedAt"]
