@@ -2,11 +2,14 @@
 
     workflow = GET the Workflow                       (gone -> nothing to do)
     invalid  -> status Failed with the validation message (the webhook may have been absent)
-    finished -> ttlStrategy / podGC housekeeping only
+    finished -> ttlStrategy / podGC / volumeClaimGC housekeeping only
+    claims   -> create the PersistentVolumeClaims of spec.volumeClaimTemplates before any Job (AlreadyExists and
+                owned by this Workflow = done; owned by another object or refused by the API = workflow Error)
     observed = observe_job(job, pods) for every Job labelled with the workflow
     actions  = plan(workflow, observed, now, context)  (pure)
     apply: create Jobs (AlreadyExists = done), delete Jobs, record Events, ONE status write (PUT on the status
-           subresource with the resourceVersion read above; 409 -> read again and re-plan)
+           subresource with the resourceVersion read above; 409 -> read again and re-plan); the status that
+           ends the workflow first releases its claims per volumeClaimGC (Argo's deletePVCs)
     podGC    -> with an OnPod* strategy, delete the Jobs of nodes the written status records as finished
 
 Nothing is cached between passes except what the API holds, so a controller restarted at any point rebuilds
@@ -36,6 +39,7 @@ from executor.cluster.kube import (
     ApiError,
     Conflict,
     Kube,
+    Resource,
 )
 from executor.contract import (
     CreateJob,
@@ -54,6 +58,8 @@ WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ID_ANNOTATION = "workflows.argoproj.io/node-id"
 FINISHED = {"Succeeded", "Failed", "Error"}
 MAX_CONFLICT_RETRIES = 5
+PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims")
+CLAIM_RETRY_SECONDS = 10.0  # a claim volumeClaimGC could not delete is tried again after this long
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,20 @@ def references_templates(workflow: Mapping[str, Any]) -> tuple[bool, bool]:
     text = json.dumps(workflow.get("spec") or {})
     uses_any = '"templateRef"' in text or '"workflowTemplateRef"' in text
     return uses_any, uses_any and '"clusterScope": true' in text
+
+
+def effective_spec(workflow: Mapping[str, Any], context: PlanContext | None) -> Mapping[str, Any]:
+    """The spec a workflowTemplateRef run uses for its claims (the planner merges the same way): the template's
+    spec (as stored in status.storedWorkflowTemplateSpec once running) under the workflow's own fields."""
+    spec: Mapping[str, Any] = workflow.get("spec") or {}
+    ref = spec.get("workflowTemplateRef")
+    if not isinstance(ref, Mapping):
+        return spec
+    base: Mapping[str, Any] = (workflow.get("status") or {}).get("storedWorkflowTemplateSpec") or {}
+    if not base and context is not None:
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        base = (context.templates.get((kind, str(ref.get("name")))) or {}).get("spec") or {}
+    return {**base, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
 
 
 class Reconciler:
@@ -171,8 +191,20 @@ class Reconciler:
             result.phase = "Error"
             self._event(workflow, RecordEvent("WorkflowFailed", str(exc), "Warning"))
             return result
+        spec = effective_spec(workflow, context)
+        problem, created = self._create_claims(workflow, spec)
+        if problem:
+            errored = self._failed_status(status, problem, now, phase="Error")
+            if created:
+                errored["persistentVolumeClaims"] = [*(status.get("persistentVolumeClaims") or []), *created]
+            self._write_status(workflow, self._release_claims(workflow, spec, errored))
+            result.status_writes += 1
+            result.phase = "Error"
+            self._event(workflow, RecordEvent("WorkflowFailed", problem, "Warning"))
+            return result
         observed, jobs = self._observe(namespace, name)
         actions = plan(workflow, observed, now, context=context)
+        written: Mapping[str, Any] | None = None
         for action in actions:
             if isinstance(action, CreateJob):
                 self._create_job(namespace, action, result)
@@ -185,14 +217,20 @@ class Reconciler:
                 delay = max(0.0, (action.when - now).total_seconds())
                 result.requeue_after = delay if result.requeue_after is None else min(result.requeue_after, delay)
             elif isinstance(action, UpdateStatus):
-                self._write_status(workflow, dict(action.status))
+                written = dict(action.status)
+                if created:  # a status written as the claims are made records them (even one that ends the run)
+                    known = {v.get("name") for v in written.get("persistentVolumeClaims") or []}
+                    extra = [v for v in created if v["name"] not in known]
+                    if extra:
+                        written["persistentVolumeClaims"] = [*(written.get("persistentVolumeClaims") or []), *extra]
+                if written.get("phase") in FINISHED:
+                    written = self._release_claims(workflow, spec, written)
+                self._write_status(workflow, dict(written))
                 result.status_writes += 1
-                result.phase = str(action.status.get("phase", result.phase))
-        workflow["status"] = next(
-            (dict(a.status) for a in actions if isinstance(a, UpdateStatus)), workflow.get("status")
-        )
+                result.phase = str(written.get("phase", result.phase))
+        workflow["status"] = written if written is not None else workflow.get("status")
         if result.phase in FINISHED:
-            self._housekeeping(workflow, now, result)
+            self._housekeeping(workflow, now, result, just_finished=True)
         elif str(((workflow.get("spec") or {}).get("podGC") or {}).get("strategy", "")).startswith("OnPod"):
             self._collect_jobs(workflow, jobs, now, result)  # only after the status recording their end is written
         return result
@@ -309,6 +347,70 @@ class Reconciler:
         except ApiError as exc:  # events are best effort: never fail a pass for one
             log.warning("could not record event %s on %s: %s", event.reason, meta.get("name"), exc)
 
+    # -- volume claims (Argo's createPVCs / deletePVCs) ------------------------------------------------------
+
+    def _create_claims(self, workflow: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Create the claims of spec.volumeClaimTemplates not yet recorded in status.persistentVolumeClaims
+        (the planner records them in this pass's status write). Returns ("" or why the workflow errors, the
+        volumes of the claims created), so an erroring workflow records what it made and volumeClaimGC applies."""
+        from executor.jobspec import claim_manifests, claim_volumes
+
+        meta = workflow.get("metadata") or {}
+        recorded = {str(v.get("name")) for v in (workflow.get("status") or {}).get("persistentVolumeClaims") or []}
+        volumes = claim_volumes(str(meta.get("name", "")), spec)
+        pairs = zip(volumes, claim_manifests(workflow, spec), strict=True)
+        pending = [(volume, claim) for volume, claim in pairs if volume["name"] not in recorded]
+        created: list[dict[str, Any]] = []
+        problem = ""
+        for volume, claim in pending:
+            claim_name = str(claim["metadata"]["name"])
+            try:
+                self.kube.create(PERSISTENT_VOLUME_CLAIMS, meta.get("namespace"), claim)
+                log.info("created persistentvolumeclaim %s for workflow %s", claim_name, meta.get("name"))
+            except AlreadyExists:  # a previous pass made it: reuse it, but only if it is this workflow's
+                existing = self.kube.get(PERSISTENT_VOLUME_CLAIMS, meta.get("namespace"), claim_name) or {}
+                owners = (existing.get("metadata") or {}).get("ownerReferences") or []
+                if existing and not any(o.get("uid") == meta.get("uid") for o in owners):
+                    problem = (
+                        f'persistentvolumeclaim "{claim_name}" already exists and does not belong to this workflow; '
+                        "delete it or rename the volume claim template"
+                    )
+                    break
+            except ApiError as exc:
+                message = str(exc.body.get("message") or exc)
+                problem = f'could not create persistentvolumeclaim "{claim_name}": {message}'
+                break
+            created.append(volume)
+        return problem, created
+
+    def _release_claims(
+        self, workflow: Mapping[str, Any], spec: Mapping[str, Any], status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """volumeClaimGC for a status that ends the workflow: delete the recorded claims when the strategy says
+        so (OnWorkflowSuccess, the default: only when Succeeded) and keep in the status only those still there.
+        A claim the API refuses to delete stays recorded, so housekeeping tries again."""
+        from executor.jobspec import claims_released
+
+        claims = list(status.get("persistentVolumeClaims") or [])
+        if not claims or not claims_released(spec, str(status.get("phase", ""))):
+            return status
+        namespace = (workflow.get("metadata") or {}).get("namespace")
+        kept: list[Any] = []
+        for volume in claims:
+            claim_name = str(((volume or {}).get("persistentVolumeClaim") or {}).get("claimName", ""))
+            try:
+                self.kube.delete(PERSISTENT_VOLUME_CLAIMS, namespace, claim_name, propagation="Background")
+                log.info("deleted persistentvolumeclaim %s (volumeClaimGC)", claim_name)
+            except ApiError as exc:
+                log.warning(
+                    "could not delete persistentvolumeclaim %s: %s; will try again on the next pass", claim_name, exc
+                )
+                kept.append(volume)
+        new = {k: v for k, v in status.items() if k != "persistentVolumeClaims"}
+        if kept:
+            new["persistentVolumeClaims"] = kept
+        return new
+
     # -- invalid workflows -----------------------------------------------------------------------------------
 
     @staticmethod
@@ -337,7 +439,9 @@ class Reconciler:
 
     # -- finished workflows: ttlStrategy and podGC -----------------------------------------------------------
 
-    def _housekeeping(self, workflow: Mapping[str, Any], now: datetime, result: PassResult) -> PassResult:
+    def _housekeeping(
+        self, workflow: Mapping[str, Any], now: datetime, result: PassResult, *, just_finished: bool = False
+    ) -> PassResult:
         meta = workflow.get("metadata") or {}
         spec = workflow.get("spec") or {}
         status = workflow.get("status") or {}
@@ -356,6 +460,19 @@ class Reconciler:
                 log.info("workflow %s/%s deleted by its ttlStrategy; its Jobs go with it", namespace, name)
                 return result
             result.requeue_after = (due - now).total_seconds()
+
+        from executor.jobspec import claims_released
+
+        claims_spec = effective_spec(workflow, None)
+        if status.get("persistentVolumeClaims") and claims_released(claims_spec, str(phase)):
+            # a claim the finishing pass could not delete: try again a little later, not in the same pass
+            released = status if just_finished else self._release_claims(workflow, claims_spec, dict(status))
+            if released != status:
+                self._write_status(workflow, released)
+                result.status_writes += 1
+            if released.get("persistentVolumeClaims"):
+                wait = CLAIM_RETRY_SECONDS
+                result.requeue_after = wait if result.requeue_after is None else min(result.requeue_after, wait)
 
         if (spec.get("podGC") or {}).get("strategy"):
             jobs = self.kube.list(JOBS, namespace, label_selector=f"{WORKFLOW_LABEL}={name}").get("items") or []

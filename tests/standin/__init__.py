@@ -23,7 +23,8 @@ What it emulates:
   `fieldValidation`, so kubectl validates on the server, and CRD schemas); /healthz /readyz /livez.
 - Built-in kinds: namespaces, pods (+status, +log), configmaps, secrets, services, serviceaccounts, events (core
   and events.k8s.io, stored separately), batch/v1 jobs (+status; selector and pod-template labels defaulted as
-  the API server does), leases, CRDs (+status), validating/mutating webhook configurations; RBAC, apps/v1
+  the API server does), persistentvolumeclaims (+status; stored only: never bound, no provisioner), leases,
+  CRDs (+status), validating/mutating webhook configurations; RBAC, apps/v1
   deployments, network policies and pod disruption budgets (stored only).
 - CustomResourceDefinitions: creating one serves its versions (discovery, OpenAPI, storage shared across
   versions), marks it NamesAccepted/Established, prunes unknown fields and validates against the version's

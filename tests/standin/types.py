@@ -77,6 +77,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _t("", "v1", "secrets", "Secret", fields=("type",)),
     _t("", "v1", "services", "Service", short_names=("svc",), subresources=("status",), categories=("all",)),
     _t("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _t("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), subresources=("status",)),
     _t(
         "",
         "v1",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -14,7 +15,20 @@ import pytest
 from executor.contract import PlanContext, StepSpec, UpdateStatus
 from executor.jobspec import claim_manifests, claim_volumes, claims_released, expand
 from executor.planning import plan
+from webhook.lint import lint
 from webhook.validation import validate
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "argo-examples"
+# Argo's examples using spec.volumeClaimTemplates (grep -l volumeClaimTemplates ../shared/argo-examples -r).
+CLAIM_EXAMPLES = (
+    "buildkit-template.yaml",
+    "ci-output-artifact.yaml",
+    "ci-workflowtemplate.yaml",
+    "ci.yaml",
+    "fun-with-gifs.yaml",
+    "volumes-pvc.yaml",
+    "work-avoidance.yaml",
+)
 
 K8S_VERSION = kubernetes_validate.utils.latest_version()
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -318,3 +332,14 @@ def test_volume_claim_gc_strategies_are_admitted_and_a_misspelt_one_is_denied() 
             'unsupported value "OnSuccess"; use one of: "OnWorkflowCompletion", "OnWorkflowSuccess"',
         )
     ]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/argo-examples is not available")
+def test_argos_examples_with_claim_templates_lint_clean() -> None:
+    users = sorted(p.name for p in CORPUS.rglob("*.yaml") if "volumeClaimTemplates:" in p.read_text(encoding="utf-8"))
+    assert users == list(CLAIM_EXAMPLES)
+    errors = {
+        name: [f.text() for f in lint([(name, (CORPUS / name).read_text(encoding="utf-8"))]).errors]
+        for name in CLAIM_EXAMPLES
+    }
+    assert errors == {name: [] for name in CLAIM_EXAMPLES}
