@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from executor.observe import observe_job
 from executor.planning.core import DAEMON_EXITED
 from executor.status import node_id
 from tests.unit.test_planning_support import Cluster, Outcome, Script, load
@@ -391,3 +392,50 @@ def test_argos_influxdb_daemon_examples_run_to_completion_with_every_client_give
         assert f"http://{SERVER_IP}:8086/" in command, command
         assert f"{{{{{prefix}." not in command
     assert min(c["startedAt"] for c in clients) > influx["startedAt"]
+
+
+# --- observe: what a daemon's pod says -------------------------------------------------------------------------
+
+
+def pod(phase: str, *, main_state: str, ready: bool, ip: str = "") -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": phase,
+        "containerStatuses": [
+            {"name": "main", "ready": ready, "state": {main_state: {}}},
+            {"name": "wait", "ready": True, "state": {"running": {}}},
+        ],
+    }
+    if ip:
+        status["podIP"] = ip
+    return {"metadata": {"name": "j-abcde", "creationTimestamp": "2026-01-02T03:04:05Z"}, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("observed_pod", "phase", "pod_ip", "ready"),
+    [
+        pytest.param(
+            pod("Running", main_state="running", ready=True, ip=SERVER_IP), "Running", SERVER_IP, True, id="ready"
+        ),
+        pytest.param(
+            pod("Running", main_state="running", ready=False, ip=SERVER_IP),
+            "Running",
+            SERVER_IP,
+            False,
+            id="probe-pending",
+        ),
+        pytest.param(pod("Pending", main_state="waiting", ready=False), "Pending", "", False, id="not-started"),
+        pytest.param(
+            pod("Pending", main_state="waiting", ready=False, ip=SERVER_IP),
+            "Pending",
+            "",
+            False,
+            id="pending-has-no-ip-yet",
+        ),
+    ],
+)
+def test_observe_reports_the_pod_ip_and_mains_readiness_of_a_running_pod(
+    observed_pod: dict[str, Any], phase: str, pod_ip: str, ready: bool
+) -> None:
+    job = {"metadata": {"name": "j", "annotations": {"workflows.argoproj.io/node-id": "n"}}, "status": {}}
+    observation = observe_job(job, [observed_pod])
+    assert (observation.phase, observation.pod_ip, observation.ready) == (phase, pod_ip, ready)
