@@ -267,3 +267,32 @@ def test_the_controllers_cluster_role_may_get_create_and_delete_claims_and_nothi
     [role] = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == f"{RELEASE}-controller"]
     rules = [r for r in role["rules"] if "persistentvolumeclaims" in r["resources"]]
     assert rules == [{"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create", "delete"]}]
+
+
+def test_a_retried_failed_workflow_reuses_its_kept_claim_and_releases_it_once_it_succeeds(env: Any) -> None:
+    from tests.integration.test_cluster_operations import trellis
+
+    standin, client, _, _, _ = env
+    name = submit(client, pipeline(), "pvc-retried")
+    attempts: list[str] = []
+
+    def flaky(kubelet: SimKubelet, job: dict[str, Any]) -> None:
+        attempts.append(node_of(job))
+        if node_of(job).endswith(".sum-odd") and attempts.count(node_of(job)) == 1:
+            kubelet.fail(NS, job["metadata"]["name"], messages={"wait": json.dumps({"v": 1})})
+        else:
+            finish(kubelet, job)
+
+    failed, _ = run_to_completion(env, name, flaky)
+    assert failed["status"]["phase"] == "Failed"
+    [claim] = claims(standin)
+    done = trellis(standin, "retry", name)
+    assert done.returncode == 0, done.stderr
+    standin.clear_requests()
+    final, waves = run_to_completion(env, name, flaky)
+    assert final["status"]["phase"] == "Succeeded"
+    assert waves[0] == [f"{name}[1].sum-odd"]
+    assert [(r.verb, r.name) for r in standin.requests if r.resource == "persistentvolumeclaims"] == [
+        ("delete", claim["metadata"]["name"])  # the kept claim served the retry: nothing created again
+    ]
+    assert claims(standin) == []

@@ -58,9 +58,11 @@ def container(name: str, *mounts: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "container": body, **extra}
 
 
-def job_for(workflow: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+def job_for(
+    workflow: Mapping[str, Any], template: Mapping[str, Any], context: PlanContext | None = None
+) -> dict[str, Any]:
     step = StepSpec(workflow=workflow, node_id="build-1", node_name="build.step", template=template)
-    return expand(step, context=PlanContext())
+    return expand(step, context=context or PlanContext())
 
 
 def errors(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -343,3 +345,30 @@ def test_argos_examples_with_claim_templates_lint_clean() -> None:
         for name in CLAIM_EXAMPLES
     }
     assert errors == {name: [] for name in CLAIM_EXAMPLES}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/argo-examples is not available")
+@pytest.mark.parametrize("name", CLAIM_EXAMPLES)
+def test_argos_claim_templates_become_strictly_valid_claims_mounted_by_strictly_valid_jobs(name: str) -> None:
+    import yaml
+
+    [doc] = [d for d in yaml.safe_load_all((CORPUS / name).read_text(encoding="utf-8")) if d.get("spec")]
+    workflow = {"metadata": {"name": "corpus-run", "namespace": "default", "uid": "u"}, "spec": doc["spec"]}
+    made = claim_manifests(workflow)
+    assert [c["metadata"]["name"] for c in made] == [
+        f"corpus-run-{t['metadata']['name']}" for t in doc["spec"]["volumeClaimTemplates"]
+    ]
+    for claim in made:
+        kubernetes_validate.validate(claim, K8S_VERSION, strict=True)
+    names = {t["metadata"]["name"] for t in doc["spec"]["volumeClaimTemplates"]}
+    mounting = [
+        t
+        for t in doc["spec"]["templates"]
+        if any(m["name"] in names for m in (t.get("container") or t.get("script") or {}).get("volumeMounts") or [])
+    ]
+    assert mounting, f"{name}: no container template mounts a claim"
+    context = PlanContext(artifact_repository={"s3": {"bucket": "artifacts", "endpoint": "minio:9000"}})
+    for template in mounting:
+        job = job_for(workflow, template, context)
+        assert any("persistentVolumeClaim" in v for v in job["spec"]["template"]["spec"]["volumes"])
+        kubernetes_validate.validate(job, K8S_VERSION, strict=True)
