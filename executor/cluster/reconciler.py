@@ -132,6 +132,27 @@ def effective_spec(workflow: Mapping[str, Any], context: PlanContext | None) -> 
     return {**base, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
 
 
+def claim_scope(workflow: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, str]:
+    """What a claim template may refer to: Argo substitutes the global variables in the whole spec before it makes
+    the claims (`storage: "{{workflow.parameters.disk}}"`). Pure."""
+    from executor.planning.helpers import to_str
+
+    meta = workflow.get("metadata") or {}
+    scope = {
+        "workflow.name": str(meta.get("name") or ""),
+        "workflow.namespace": str(meta.get("namespace") or ""),
+        "workflow.uid": str(meta.get("uid") or ""),
+    }
+    for key in ("labels", "annotations"):
+        for k, v in (meta.get(key) or {}).items():
+            scope[f"workflow.{key}.{k}"] = str(v)
+    for param in (spec.get("arguments") or {}).get("parameters") or []:
+        if isinstance(param, Mapping) and ("value" in param or "default" in (param.get("valueFrom") or {})):
+            value = param["value"] if "value" in param else param["valueFrom"]["default"]
+            scope[f"workflow.parameters.{param.get('name')}"] = to_str(value)
+    return scope
+
+
 class Reconciler:
     def __init__(
         self,
@@ -354,6 +375,7 @@ class Reconciler:
         (the planner records them in this pass's status write). Returns ("" or why the workflow errors, the
         volumes of the claims created), so an erroring workflow records what it made and volumeClaimGC applies."""
         from executor.jobspec import claim_manifests, claim_volumes
+        from executor.templating import TemplatingError, substitute
 
         meta = workflow.get("metadata") or {}
         recorded = {str(v.get("name")) for v in (workflow.get("status") or {}).get("persistentVolumeClaims") or []}
@@ -362,8 +384,14 @@ class Reconciler:
         pending = [(volume, claim) for volume, claim in pairs if volume["name"] not in recorded]
         created: list[dict[str, Any]] = []
         problem = ""
+        scope = claim_scope(workflow, spec) if pending else {}
         for volume, claim in pending:
             claim_name = str(claim["metadata"]["name"])
+            try:
+                claim = substitute(claim, scope)
+            except TemplatingError as exc:
+                problem = f'spec.volumeClaimTemplates "{volume["name"]}": {exc}'
+                break
             try:
                 self.kube.create(PERSISTENT_VOLUME_CLAIMS, meta.get("namespace"), claim)
                 log.info("created persistentvolumeclaim %s for workflow %s", claim_name, meta.get("name"))

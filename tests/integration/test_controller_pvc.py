@@ -296,3 +296,33 @@ def test_a_retried_failed_workflow_reuses_its_kept_claim_and_releases_it_once_it
         ("delete", claim["metadata"]["name"])  # the kept claim served the retry: nothing created again
     ]
     assert claims(standin) == []
+
+
+def test_global_parameters_in_a_claim_template_are_substituted_and_an_unknown_one_fails_the_workflow(
+    env: Any,
+) -> None:
+    standin, client, reconciler, _, _ = env
+    sized = pipeline()
+    sized["spec"]["arguments"] = {"parameters": [{"name": "disk", "value": "5Gi"}]}
+    sized["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = (
+        "{{workflow.parameters.disk}}"
+    )
+    sized["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"] = {"run": "{{workflow.name}}"}
+    name = submit(client, sized, "pvc-sized")
+    reconciler.reconcile(NS, name)
+    [claim] = claims(standin)
+    assert claim["spec"]["resources"] == {"requests": {"storage": "5Gi"}}
+    assert claim["metadata"]["labels"] == {"run": name, "workflows.argoproj.io/workflow": name}
+
+    del sized["spec"]["arguments"]
+    unknown = submit(client, sized, "pvc-unsized")
+    reconciler.reconcile(NS, unknown)
+    status = client.get(WORKFLOWS, NS, unknown)["status"]
+    assert (status["phase"], status["message"]) == (  # created while the webhook was away: refused on the first pass
+        "Failed",
+        "invalid spec: spec.volumeClaimTemplates[0].spec.resources.requests.storage: {{workflow.parameters.disk}} "
+        'does not resolve: spec.arguments.parameters declares no "disk"; to solve this, add it to '
+        "spec.arguments.parameters",
+    )
+    assert unfinished_jobs(standin, unknown) == []
+    assert [c["metadata"]["name"] for c in claims(standin)] == ["pvc-sized-workdir"]  # none for the invalid one

@@ -372,3 +372,61 @@ def test_argos_claim_templates_become_strictly_valid_claims_mounted_by_strictly_
         job = job_for(workflow, template, context)
         assert any("persistentVolumeClaim" in v for v in job["spec"]["template"]["spec"]["volumes"])
         kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+
+
+def sized(storage: str, **labels: str) -> dict[str, Any]:
+    claim: dict[str, Any] = {
+        "metadata": {"name": "workdir"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}},
+    }
+    if labels:
+        claim["metadata"]["labels"] = labels
+    return claim
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        pytest.param(sized("{{workflow.parameters.disk}}", run="{{workflow.name}}"), [], id="declared-parameter"),
+        pytest.param(
+            sized("{{workflow.parameters.disk2}}"),
+            [
+                (
+                    f"{VCT}[0].spec.resources.requests.storage",
+                    '{{workflow.parameters.disk2}} does not resolve: spec.arguments.parameters declares no "disk2"; '
+                    'did you mean "disk"?',
+                )
+            ],
+            id="undeclared-parameter",
+        ),
+        pytest.param(
+            sized("1Gi", phase="{{workflow.status}}"),
+            [
+                (
+                    f"{VCT}[0].metadata.labels.phase",
+                    "{{workflow.status}} cannot be used in a volume claim template; only workflow.name, "
+                    "workflow.namespace, workflow.uid, workflow.labels.*, workflow.annotations.* and "
+                    "workflow.parameters.* are substituted there",
+                )
+            ],
+            id="variable-not-known-yet",
+        ),
+        pytest.param(
+            sized("{{inputs.parameters.disk}}"),
+            [
+                (
+                    f"{VCT}[0].spec.resources.requests.storage",
+                    "{{inputs.parameters.disk}} cannot be used in a volume claim template; only workflow.name, "
+                    "workflow.namespace, workflow.uid, workflow.labels.*, workflow.annotations.* and "
+                    "workflow.parameters.* are substituted there",
+                )
+            ],
+            id="template-input",
+        ),
+    ],
+)
+def test_a_claim_template_may_use_the_workflows_own_variables_only(
+    claim: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    arguments = {"parameters": [{"name": "disk", "value": "2Gi"}]}
+    assert errors(manifest(container("a", "workdir"), volumeClaimTemplates=[claim], arguments=arguments)) == expected

@@ -82,6 +82,14 @@ UNSUPPORTED_TEMPLATE = {
     "memoize": "remove it; the step will run every time",
     "resourceClaims": "remove them; request devices through container resources instead",
 }
+CLAIM_VARIABLES = (
+    "workflow.name",
+    "workflow.namespace",
+    "workflow.uid",
+    "workflow.labels.",
+    "workflow.annotations.",
+    "workflow.parameters.",
+)
 _VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a pod volume name: DNS-1123 label
 MAX_INLINE = 8  # inline templates nested deeper are not checked further (the schema refuses them)
 HOOKS_FIX = (
@@ -422,6 +430,8 @@ class Checker:
             any_global=any_global,
             is_cron=self.kind == "CronWorkflow",
         )
+        for i, raw in enumerate(_l(spec.get("volumeClaimTemplates"))):
+            self.check_claim_strings(raw, f"{base}.volumeClaimTemplates[{i}]")
 
         for i, raw in enumerate(templates):
             if isinstance(raw, dict):
@@ -802,6 +812,23 @@ class Checker:
                     "FieldValueRequired",
                 )
         return set(names)
+
+    def check_claim_strings(self, claim: Any, path: str) -> None:
+        """A claim template sees only the workflow's own variables (Argo substitutes them in the spec before it
+        makes the claims; the controller's executor.cluster.reconciler.claim_scope supplies the same ones)."""
+        scope = Scope(workflow=self.workflow, template=template_info({}))
+        for spath, text in iter_tagged_strings(claim, path):
+            for raw in tags(text):
+                tag = raw.strip()
+                if not tag.startswith(CLAIM_VARIABLES):
+                    self.error(
+                        spath,
+                        f"{{{{{raw}}}}} cannot be used in a volume claim template; only workflow.name, "
+                        "workflow.namespace, workflow.uid, workflow.labels.*, workflow.annotations.* and "
+                        "workflow.parameters.* are substituted there",
+                    )
+                elif problem := resolve(tag, scope):
+                    self.error(spath, f"{{{{{raw}}}}} does not resolve: {problem}", "FieldValueNotFound")
 
     def check_duration(self, path: str, value: Any) -> None:
         if _is_tag(value):
