@@ -19,8 +19,9 @@ Kubernetes semantics kept (Kubernetes docs "Define a Command and Arguments for a
   hostname is the Pod's name, the network is the host's (`--network host`, as the host runtime), volumes and the
   termination-message file are bind mounts, `securityContext` runAsUser/runAsGroup (container over pod),
   readOnlyRootFilesystem, privileged, allowPrivilegeEscalation and capabilities map to the engine's flags.
-- Killing: killing the engine's CLI client does not stop its container, so signals go through
-  `<engine> kill --signal` and the final kill is `<engine> rm -f` by the container's unique name. Env values are
+- Killing: killing the engine's CLI client does not stop its container, so SIGTERM is `<engine> stop -t GRACE`
+  (the engine sends SIGKILL after the grace period, as the kubelet does), other signals `<engine> kill --signal`,
+  and the final kill is `<engine> rm -f`, all by the container's unique name. Env values are
   passed as `-e NAME=VALUE` on the client's command line, as with `docker run -e` (visible to `ps` on this host).
 
 `run_invocation`, `pull_policy`, `security_flags` and `engine_error_line` are pure; `ContainerEngine` runs the CLI.
@@ -227,6 +228,13 @@ class ContainerEngine:
             self._present.add(image)
             return None
 
+    def stop(self, name: str, grace: float) -> bool:
+        """SIGTERM to the container `name`, SIGKILL after `grace` seconds (blocks until it ended). False when there
+        is no such container (not created yet, or gone)."""
+        seconds = max(0, int(grace + 0.999))
+        proc = self._cli(["stop", "-t", str(seconds), name], timeout=CONTROL_TIMEOUT + seconds)
+        return proc.returncode == 0
+
     def kill(self, name: str, sig: signal.Signals) -> bool:
         """Send `sig` to the container `name`; SIGKILL also removes it. False when there is no such container
         (not created yet, or gone)."""
@@ -237,7 +245,10 @@ class ContainerEngine:
 
     def remove(self, name: str) -> bool:
         """`rm -f`: kill and remove the container `name` (True when one was there)."""
-        proc = self._cli(["rm", "-f", name], timeout=CONTROL_TIMEOUT)
+        # podman's `rm -f` stops with a 10 s grace first; docker's kills at once.
+        proc = self._cli(
+            ["rm", "-f", "--time=0", name] if self.kind == "podman" else ["rm", "-f", name], timeout=CONTROL_TIMEOUT
+        )
         return proc.returncode == 0 and bool(proc.stdout.strip())
 
     def _cli(self, args: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:

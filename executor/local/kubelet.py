@@ -29,7 +29,9 @@ What it does, as a node with a Job controller would (Kubernetes docs "Pod Lifecy
 
 The image is ignored: commands run from the host's own filesystem (the root is the host's, bound read-write).
 `python` resolves to `python3` when the host has no `python`, and `trellis-exec` to this installation
-(`<sys.executable> -m executor.pod.main`), through a shim directory first on PATH.
+(`<sys.executable> -m executor.pod.main`), through a shim directory first on PATH. With `settings.engine`
+(`trellis run --runtime podman|docker`) the user's containers run in that engine with their images instead
+(executor/local/engine.py); Trellis's own `trellis-exec` containers stay in the sandbox.
 
 Job and Pod objects carry Kubernetes-shaped status (phase, conditions, init/containerStatuses with
 state.terminated.{exitCode,reason,message,startedAt,finishedAt}) so executor.observe.observe_job reads them as it
@@ -198,6 +200,7 @@ class Kubelet:
         self._lock = threading.RLock()
         self._runs: dict[str, _PodRun] = {}  # by Job name
         self._slots = threading.Semaphore(max(1, settings.capacity))
+        self._dying: list[_PodRun] = []  # killed Pods (deleted ones are no longer in _runs): shutdown ends them
         settings.root.mkdir(parents=True, exist_ok=True)
         self._bin = settings.root / "bin"
         self._write_shims()
@@ -286,13 +289,19 @@ class Kubelet:
         return True if run is None else run.done.wait(timeout)
 
     def shutdown(self, *, reason: str = "Deleted") -> None:
-        """Kill every Pod still running and wait for them."""
+        """Kill every Pod still running and wait for them. Pods deleted earlier and still in their grace period
+        are killed at once (the run is over; the host sandbox's processes die with this process the same way), so
+        no engine container outlives the run."""
         with self._lock:
             runs = list(self._runs.values())
+            dying = [run for run in self._dying if not run.done.is_set() and run not in runs]
         for run in runs:
             if not run.done.is_set():
                 self._kill(run, reason)
-        for run in runs:
+        for run in dying:
+            for name in list(run.processes):
+                self._signal(run, name, signal.SIGKILL)
+        for run in [*runs, *dying]:
             if run.thread is not None:
                 run.thread.join()
 
@@ -750,6 +759,11 @@ class Kubelet:
             run.killed_reason = reason
             run.kill_event.set()
             names = list(run.processes)
+            self._dying = [r for r in self._dying if not r.done.is_set()] + [run]
+        if reason == "DeadlineExceeded":
+            # The Pod fails at its deadline, as the kubelet reports it, before its containers end (which may take
+            # the grace period): whoever looks now sees why, not the exit code of a killed container.
+            self._update(run, lambda: run.pod["status"].update(reason=reason, message=POD_DEADLINE_MESSAGE))
         for name in names:
             self._signal(run, name, signal.SIGTERM)
         grace = (run.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
@@ -766,12 +780,23 @@ class Kubelet:
 
     def _signal(self, run: _PodRun, name: str, sig: signal.Signals) -> None:
         proc = run.processes.get(name)
-        if proc is None or proc.poll() is not None:
+        if proc is None or name in run.finished_containers:
             return
         engine_name = run.engine_names.get(name)
-        if engine_name is not None and self.settings.engine is not None:
+        if proc.poll() is not None and engine_name is not None:
+            return  # the engine's client ended; `_run_to_end` removes its container
+        # A sandbox's process group can outlive its leader (a sandbox killed while it was starting leaves its
+        # inner processes holding the log pipes): signal the group until the container is recorded as ended.
+        engine = self.settings.engine
+        if engine_name is not None and engine is not None:
             # Killing the engine's client would leave its container running: signal the container by name.
-            if self.settings.engine.kill(engine_name, sig) and sig != signal.SIGKILL:
+            if sig == signal.SIGTERM:
+                # `stop` waits out the grace period (then the engine sends SIGKILL): in the background.
+                threading.Thread(
+                    target=self._stop_in_engine, args=(run, proc, engine, engine_name), daemon=True
+                ).start()
+                return
+            if engine.kill(engine_name, sig) and sig != signal.SIGKILL:
                 return
             if proc.poll() is not None:
                 return
@@ -779,6 +804,15 @@ class Kubelet:
             # removes whatever container it left once it has ended.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
+
+    def _stop_in_engine(
+        self, run: _PodRun, client: subprocess.Popen[bytes], engine: ContainerEngine, engine_name: str
+    ) -> None:
+        grace = (run.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        grace_s = min(float(DEFAULT_GRACE_SECONDS if grace is None else grace), self.settings.max_grace_seconds)
+        if not engine.stop(engine_name, grace_s) and client.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(client.pid, signal.SIGTERM)  # no container yet: the client gives up creating it
 
     # ---------------------------------------------------------------------------------------------------------
     # Volumes, env, the process
