@@ -202,7 +202,7 @@ class ContainerEngine:
             if image in self._present:
                 return None
             if policy != "Always":
-                inspect = self._cli(["image", "inspect", "--format", "{{.Id}}", image], timeout=CONTROL_TIMEOUT)
+                inspect = self._inspect(image)
                 if inspect.returncode == 0:
                     self._present.add(image)
                     return None
@@ -224,9 +224,19 @@ class ContainerEngine:
             _, err = proc.communicate()
             if proc.returncode != 0:
                 line = engine_error_line(self.kind, err.decode("utf-8", "replace"))
-                return PullFailure("ErrImagePull", f'Failed to pull image "{image}": {line}')
+                message = f'Failed to pull image "{image}": {line}'
+                if policy == "Always" and self._has(image):
+                    # Kubernetes' default for :latest and untagged images; a locally built image needs the hint.
+                    message += "; the image is present locally: set imagePullPolicy: IfNotPresent to use it"
+                return PullFailure("ErrImagePull", message)
             self._present.add(image)
             return None
+
+    def _inspect(self, image: str) -> subprocess.CompletedProcess[str]:
+        return self._cli(["image", "inspect", "--format", "{{.Id}}", image], timeout=CONTROL_TIMEOUT)
+
+    def _has(self, image: str) -> bool:
+        return self._inspect(image).returncode == 0
 
     def stop(self, name: str, grace: float) -> bool:
         """SIGTERM to the container `name`, SIGKILL after `grace` seconds (blocks until it ended). False when there

@@ -174,6 +174,18 @@ def run_json(podman: Podman, home: Path, wf_file: Path, *args: str) -> tuple[int
     return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 
+def start_pull(podman: Podman, image: str) -> subprocess.Popen[str]:
+    """`podman pull IMAGE` in the background (what the engine says about it, gathered while trellis runs)."""
+    argv = podman.wrap(["podman", "pull", image])
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(podman.env))
+
+
+def last_error(proc: subprocess.Popen[str]) -> str:
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, "the reference pull was expected to fail"
+    return [line for line in err.splitlines() if line.startswith("Error")][-1]
+
+
 def pods(wf: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {n["displayName"]: n for n in nodes_of(wf["status"]).values() if n["type"] == "Pod"}
 
@@ -381,9 +393,9 @@ def test_docker_without_a_daemon_is_refused_with_one_line(tmp_path: Path) -> Non
 def test_a_failed_pull_fails_the_node_with_err_image_pull_and_the_engines_words(clean: Podman, tmp_path: Path) -> None:
     unreachable = "127.0.0.1:9/trellis/nothing:1"  # nothing listens on the discard port: the pull fails
     template = sh("main", "true", image=unreachable)
+    reference = start_pull(clean, unreachable)
     code, wf, stderr = run_json(clean, tmp_path / "home", write(tmp_path / "wf.yaml", workflow("nopull", [template])))
-    pull = clean.run("pull", unreachable, check=False)
-    engine_says = [line for line in pull.stderr.splitlines() if line.startswith("Error")][-1]
+    engine_says = last_error(reference)
     expected = f'ErrImagePull: Failed to pull image "{unreachable}": podman: {engine_says}'
     assert (code, wf["status"]["phase"]) == (1, "Failed"), stderr
     (node,) = pods(wf).values()
@@ -400,3 +412,42 @@ def test_a_sidecar_that_ignores_sigterm_is_killed_after_the_grace_period(clean: 
     assert (code, wf["status"]["phase"]) == (0, "Succeeded"), stderr
     (node,) = pods(wf).values()
     assert node["outputs"]["result"] == "main done"
+
+
+def test_the_templates_own_init_container_runs_in_the_engine_and_shares_a_volume_with_main(
+    clean: Podman, tmp_path: Path
+) -> None:
+    template = sh("main", "cat /work/prepared")
+    template["container"]["volumeMounts"] = [{"name": "work", "mountPath": "/work"}]
+    template["initContainers"] = [
+        {
+            "name": "prepare",
+            "image": IMAGE,
+            "command": ["sh", "-c", f"cat {MARKER} > /work/prepared"],
+            "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+        }
+    ]
+    wf = workflow("init", [template], volumes=[{"name": "work", "emptyDir": {}}])
+    code, final, stderr = run_json(clean, tmp_path / "home", write(tmp_path / "wf.yaml", wf))
+    assert code == 0, stderr
+    (node,) = pods(final).values()
+    assert node["outputs"]["result"] == MARKER_TEXT
+
+
+@pytest.mark.slow
+def test_a_latest_image_is_pulled_as_kubernetes_does_and_a_local_one_gets_the_hint(
+    clean: Podman, tmp_path: Path
+) -> None:
+    latest = "localhost/trellis-test:latest"  # no registry at localhost: the pull fails
+    clean.run("tag", IMAGE, latest)
+    reference = start_pull(clean, latest)
+    code, wf, stderr = run_json(
+        clean, tmp_path / "home", write(tmp_path / "wf.yaml", workflow("latest", [sh("main", "true", image=latest)]))
+    )
+    engine_says = last_error(reference)
+    assert (code, wf["status"]["phase"]) == (1, "Failed"), stderr
+    (node,) = pods(wf).values()
+    assert node["message"] == (
+        f'ErrImagePull: Failed to pull image "{latest}": podman: {engine_says}; the image is present locally:'
+        " set imagePullPolicy: IfNotPresent to use it"
+    )
