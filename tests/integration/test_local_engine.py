@@ -41,7 +41,12 @@ IMAGE = "localhost/trellis-test:1"
 ENTRY_IMAGE = "localhost/trellis-test-entry:1"
 MARKER = "/etc/trellis-test-image"
 MARKER_TEXT = "only in the trellis test image"
-BUSYBOX_TOOLS = ("sh", "cat", "echo", "sleep", "true", "false", "ls", "hostname", "env", "sort", "id", "mkdir")
+BUSYBOX_TOOLS = (
+    *("sh", "cat", "echo", "sleep", "true", "false", "ls", "hostname", "env", "sort", "id", "mkdir"),
+    *("sed", "wc", "date", "grep", "head", "tail"),
+)
+ALPINE = "localhost/alpine:3.20"  # the busybox image under the name examples/ use (short names resolve locally)
+EXAMPLES = ROOT / "examples"
 CGROUP2 = (
     '[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] ||'
     ' { umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup; } || exit 97; exec "$@"'
@@ -129,6 +134,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     }
     engine = Podman(env=env, dir=base)
     engine.run("import", str(base / "rootfs.tar"), IMAGE)
+    engine.run("tag", IMAGE, ALPINE)
     engine.run(
         "import",
         "--change",
@@ -451,3 +457,23 @@ def test_a_latest_image_is_pulled_as_kubernetes_does_and_a_local_one_gets_the_hi
         f'ErrImagePull: Failed to pull image "{latest}": podman: {engine_says}; the image is present locally:'
         " set imagePullPolicy: IfNotPresent to use it"
     )
+
+
+def test_an_example_runs_unchanged_with_its_image_name_served_locally(clean: Podman, tmp_path: Path) -> None:
+    example = EXAMPLES / "artifacts-pipeline.yaml"
+    if not example.exists():
+        pytest.skip("examples/artifacts-pipeline.yaml is not there")
+    code, wf, stderr = run_json(clean, tmp_path / "home", example)
+    assert (code, wf["status"]["phase"], wf["status"]["progress"]) == (0, "Succeeded", "3/3"), stderr
+    logs = clean.trellis(tmp_path / "home", "logs", wf["metadata"]["name"], "--node", "analyze-results").stdout
+    lines = logs.splitlines()
+    listing = [[*f[:5], f[-1]] for f in (line.split() for line in lines[3:6])]  # without the dates
+    assert lines[:2] + lines[6:] == [  # lines[2] is `total N` blocks, which depends on the file system
+        "Analyzing processed data...",
+        "Input files:",
+        "Content analysis:",
+        "4 /tmp/analysis/processed.csv",
+        "Analysis complete!",
+    ]
+    # busybox's ls in the image: numeric owners (the image has no /etc/passwd), unlike the host's
+    assert listing[2] == ["-rw-r--r--", "1", "0", "0", "95", "processed.csv"]
