@@ -439,3 +439,22 @@ def test_observe_reports_the_pod_ip_and_mains_readiness_of_a_running_pod(
     job = {"metadata": {"name": "j", "annotations": {"workflows.argoproj.io/node-id": "n"}}, "status": {}}
     observation = observe_job(job, [observed_pod])
     assert (observation.phase, observation.pod_ip, observation.ready) == (phase, pod_ip, ready)
+
+
+def test_a_dag_daemon_with_retries_that_crashes_after_it_was_daemoned_is_retried_while_its_scope_runs() -> None:
+    manifest = load(dag("server").replace("    daemon: true\n", "    daemon: true\n    retryStrategy: {limit: 2}\n"))
+    attempts = {"dg.server(0)": server(ready_after=0, exit_code=1, seconds=3)}
+
+    def script(name: str) -> Outcome:
+        if name in attempts:
+            return attempts[name]
+        return server(ready_after=0) if "server" in name else Outcome(seconds=6)
+
+    cluster = Cluster(manifest, script=script)
+    status = cluster.run()
+    assert status["phase"] == "Succeeded"
+    assert cluster.node("dg.server(0)")["message"] == "Error (exit code 1)"
+    assert cluster.node("dg.server(1)")["phase"] == "Succeeded"
+    assert cluster.node("dg.server")["phase"] == "Succeeded"
+    assert cluster.created_names() == ["dg.server(0)", "dg.client", "dg.server(1)"]
+    assert cluster.deleted == [node_id("dg", "dg.server(1)")]
