@@ -40,7 +40,7 @@ from typing import Any, TextIO
 import yaml
 
 from executor.contract import PlanContext
-from executor.local.engine import ContainerEngine, EngineKind, EngineUnavailable
+from executor.local.engine import ENGINES, ContainerEngine, EngineKind, EngineUnavailable
 from executor.local.history import History
 from executor.local.kubelet import KubeletSettings, LocalObjects
 from executor.local.progress import PlainListener, RichListener, summary
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--secrets", type=Path, action="append", default=[], metavar="FILE")
     parser.add_argument(
         "--runtime",
-        choices=("host", "docker", "podman"),
+        choices=("host", *ENGINES),
         default="host",
         help="host (default): commands run from this machine's filesystem, images ignored; podman|docker: the"
         " template's containers run in that engine with their images (Trellis's init/wait stay on the host)",
@@ -374,7 +374,7 @@ def check_runtime(args: argparse.Namespace) -> None:
 
 def find_engine(kind: str, environ: Mapping[str, str]) -> ContainerEngine | None:
     """The container engine `--runtime` names, checked to work (None for the host runtime)."""
-    if kind not in ("podman", "docker"):
+    if kind not in ENGINES:
         return None
     engine_kind: EngineKind = "podman" if kind == "podman" else "docker"
     try:

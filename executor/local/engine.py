@@ -175,10 +175,7 @@ class ContainerEngine:
 
     def probe(self) -> None:
         """`<engine> info`: the engine answers (docker's CLI without a daemon does not)."""
-        try:
-            proc = self._cli(["info", "--format", "{{json .}}"], timeout=PROBE_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EngineUnavailable(self._unavailable(str(exc))) from exc
+        proc = self._cli(["info", "--format", "{{json .}}"], timeout=PROBE_TIMEOUT)
         if proc.returncode != 0:
             raise EngineUnavailable(self._unavailable(engine_error_line(self.kind, proc.stderr or proc.stdout)))
 
@@ -212,14 +209,17 @@ class ContainerEngine:
                         "ErrImageNeverPull",
                         f'Container image "{image}" is not present with pull policy of Never ({line})',
                     )
-            proc = subprocess.Popen(
-                [self.executable, "pull", image],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=dict(self.environ),
-                start_new_session=True,
-            )
+            try:
+                proc = subprocess.Popen(
+                    [self.executable, "pull", image],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    env=dict(self.environ),
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return PullFailure("ErrImagePull", f'Failed to pull image "{image}": {self.kind}: Error: {exc}')
             started(proc)
             _, err = proc.communicate()
             if proc.returncode != 0:
@@ -262,15 +262,23 @@ class ContainerEngine:
         return proc.returncode == 0 and bool(proc.stdout.strip())
 
     def _cli(self, args: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.executable, *args],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=dict(self.environ),
-            timeout=timeout,
-            check=False,
-        )
+        """Run the CLI; a CLI that cannot start or hangs is a failed command (exit code 1, the reason as stderr),
+        never an exception in a kubelet thread."""
+        argv = [self.executable, *args]
+        try:
+            return subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=dict(self.environ),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(argv, 1, "", f"Error: no answer after {timeout:.0f} s")
+        except OSError as exc:
+            return subprocess.CompletedProcess(argv, 1, "", f"Error: {exc}")
 
 
 __all__ = [

@@ -1,7 +1,9 @@
-"""executor.local.engine's pure parts: the `<engine> run` command line, pull policies, securityContext flags."""
+"""executor.local.engine: the `<engine> run` command line, pull policies, securityContext flags (pure), and a CLI
+that cannot start, which gives failed commands, never exceptions."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from executor.local.engine import (
     EngineContainer,
     EngineKind,
     EngineUnavailable,
+    PullFailure,
     engine_error_line,
     pull_policy,
     run_invocation,
@@ -192,3 +195,18 @@ def test_an_engine_not_on_path_is_refused_with_how_to_fix(tmp_path: Path) -> Non
     with pytest.raises(EngineUnavailable) as caught:
         ContainerEngine.find("podman", {"PATH": str(tmp_path)})
     assert str(caught.value) == "--runtime podman: podman is not installed; install it or use --runtime host"
+
+
+def test_a_cli_that_cannot_start_gives_failed_commands_and_pull_failures_never_exceptions(tmp_path: Path) -> None:
+    gone = tmp_path / "podman"
+    engine = ContainerEngine("podman", str(gone), {})
+    why = f"Error: [Errno 2] No such file or directory: '{gone}'"
+    assert (engine.kill("c", signal.SIGTERM), engine.stop("c", 1), engine.remove("c")) == (False, False, False)
+    started: list[object] = []
+    assert engine.ensure_image("img:1", "Never", started=started.append) == PullFailure(
+        "ErrImageNeverPull", f'Container image "img:1" is not present with pull policy of Never (podman: {why})'
+    )
+    assert engine.ensure_image("img:1", "IfNotPresent", started=started.append) == PullFailure(
+        "ErrImagePull", f'Failed to pull image "img:1": podman: {why}'
+    )
+    assert started == []
