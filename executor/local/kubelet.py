@@ -79,6 +79,7 @@ MAX_TERMINATION_MESSAGE = 4096
 FALLBACK_LOG_BYTES = 2048
 FALLBACK_LOG_LINES = 80
 LOCAL_CHANNEL_VOLUME = "trellis-local"
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 DEFAULT_GRACE_SECONDS = 30.0
 POD_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 JOB_DEADLINE_MESSAGE = "Job was active longer than specified deadline"
@@ -1031,6 +1032,10 @@ class Kubelet:
                     source.mkdir(parents=True)
             mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=bool(vm.get("readOnly"))))
         pod_name = str(run.pod["metadata"]["name"])
+        labels = [("trellis.dev/pod", pod_name), ("trellis.dev/container", str(c.get("name")))]
+        workflow = (run.pod["metadata"].get("labels") or {}).get(WORKFLOW_LABEL)
+        if workflow:  # `podman ps --filter label=workflows.argoproj.io/workflow=NAME` finds a run's containers
+            labels.insert(0, (WORKFLOW_LABEL, str(workflow)))
         container = EngineContainer(
             name=f"trellis-{pod_name}-{c.get('name')}",
             hostname=pod_name,
@@ -1042,7 +1047,7 @@ class Kubelet:
             mounts=mounts,
             working_dir=str(c.get("workingDir") or ""),
             security=security_flags(c, run.pod["spec"], engine.kind),
-            labels=[("trellis.dev/pod", pod_name), ("trellis.dev/container", str(c.get("name")))],
+            labels=labels,
         )
         try:
             engine.run_argv(container)

@@ -348,7 +348,8 @@ def test_ctrl_c_stops_the_run_and_leaves_no_container(clean: Podman, tmp_path: P
     argv = clean.wrap(trellis_argv("run", wf_file, "--runtime", "podman", "--output", "json"))
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
         deadline = time.monotonic() + 60
-        while not [n for n in clean.containers() if n.startswith("trellis-interrupted-")]:
+        labelled = ["ps", "--filter", "label=workflows.argoproj.io/workflow", "--format", "{{.Names}}"]
+        while not [n for n in clean.run(*labelled).stdout.split() if n.startswith("trellis-interrupted-")]:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the step's container never started"
         proc.send_signal(signal.SIGINT)  # `unshare` and `sh` exec'd: this is the trellis process
