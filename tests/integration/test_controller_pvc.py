@@ -258,15 +258,18 @@ def test_claims_of_a_referenced_workflow_template_are_created_for_the_workflow(e
     assert claims(standin) == []
 
 
-def test_the_controllers_cluster_role_may_get_create_and_delete_claims_and_nothing_more() -> None:
+def test_the_controllers_role_may_get_create_and_delete_claims_and_set_blocking_owner_references() -> None:
     from tests.integration.test_chart import HELM, RELEASE, render
 
     if HELM is None:
         pytest.skip("helm not found: run `bash scripts/get-helm` (puts it in .tools/)")
     docs = render()
     [role] = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == f"{RELEASE}-controller"]
-    rules = [r for r in role["rules"] if "persistentvolumeclaims" in r["resources"]]
-    assert rules == [{"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create", "delete"]}]
+    rules = [r for r in role["rules"] if {"persistentvolumeclaims", "workflows/finalizers"} & set(r["resources"])]
+    assert rules == [
+        {"apiGroups": ["argoproj.io"], "resources": ["workflows/finalizers"], "verbs": ["update"]},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create", "delete"]},
+    ]
 
 
 def test_a_retried_failed_workflow_reuses_its_kept_claim_and_releases_it_once_it_succeeds(env: Any) -> None:
