@@ -329,3 +329,49 @@ def test_global_parameters_in_a_claim_template_are_substituted_and_an_unknown_on
     )
     assert unfinished_jobs(standin, unknown) == []
     assert [c["metadata"]["name"] for c in claims(standin)] == ["pvc-sized-workdir"]  # none for the invalid one
+
+
+def test_a_claim_template_reading_a_label_the_workflow_lacks_errors_the_workflow_with_the_variable(env: Any) -> None:
+    standin, client, reconciler, _, _ = env
+    labelled = pipeline()
+    labelled["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"] = {"team": "{{workflow.labels.team}}"}
+    name = submit(client, labelled, "pvc-unlabelled")
+    reconciler.reconcile(NS, name)
+    status = client.get(WORKFLOWS, NS, name)["status"]
+    assert (status["phase"], status["message"]) == (
+        "Error",
+        'spec.volumeClaimTemplates "workdir": failed to resolve {{workflow.labels.team}}',
+    )
+    assert claims(standin) == []
+    assert unfinished_jobs(standin, name) == []
+
+
+@pytest.mark.parametrize(
+    ("gc", "kept"),
+    [pytest.param(None, True, id="default"), pytest.param("OnWorkflowCompletion", False, id="on-completion")],
+)
+def test_claims_made_before_one_fails_are_recorded_and_released_per_volume_claim_gc(
+    env: Any, gc: str | None, kept: bool
+) -> None:
+    standin, client, reconciler, _, _ = env
+    manifest = pipeline(gc)
+    cache = {"metadata": {"name": "cache"}, "spec": manifest["spec"]["volumeClaimTemplates"][0]["spec"]}
+    manifest["spec"]["volumeClaimTemplates"].append(cache)
+    name = submit(client, manifest, f"pvc-half-{(gc or 'default').lower()}")
+    standin.create(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"{name}-cache", "namespace": NS},
+            "spec": cache["spec"],
+        }
+    )
+    reconciler.reconcile(NS, name)
+    status = client.get(WORKFLOWS, NS, name)["status"]
+    assert status["phase"] == "Error"
+    workdir = {"name": "workdir", "persistentVolumeClaim": {"claimName": f"{name}-workdir"}}
+    mine = [c["metadata"]["name"] for c in claims(standin) if c["metadata"]["name"] != f"{name}-cache"]
+    if kept:
+        assert (status["persistentVolumeClaims"], mine) == ([workdir], [f"{name}-workdir"])
+    else:
+        assert ("persistentVolumeClaims" in status, mine) == (False, [])
