@@ -91,6 +91,9 @@ def test_the_claim_is_created_once_owned_by_the_workflow_before_its_first_job(en
         {"name": "workdir", "persistentVolumeClaim": {"claimName": "pvc-first-workdir"}}
     ]
 
+    listed = standin.kubectl("get", "pvc", "-l", f"workflows.argoproj.io/workflow={name}", "-o", "name")
+    assert listed.stdout == "persistentvolumeclaim/pvc-first-workdir\n"  # a real kubectl finds it by the label
+
     standin.clear_requests()
     finish(kubelet, job)
     clock.tick()
