@@ -992,7 +992,7 @@ class Kubelet:
                 source = source / sub
                 if not source.exists():
                     source.mkdir(parents=True)
-            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=bool(vm.get("readOnly"))))
+            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=_read_only(vm, volumes[vname])))
         cwd = str(c.get("workingDir") or "/tmp")
         if _under_tmp(cwd):
             (run.dir / "tmp" / os.path.relpath(cwd, "/tmp")).mkdir(parents=True, exist_ok=True)
@@ -1030,7 +1030,7 @@ class Kubelet:
                 source = source / sub
                 if not source.exists():
                     source.mkdir(parents=True)
-            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=bool(vm.get("readOnly"))))
+            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=_read_only(vm, volumes[vname])))
         pod_name = str(run.pod["metadata"]["name"])
         labels = [("trellis.dev/pod", pod_name), ("trellis.dev/container", str(c.get("name")))]
         workflow = (run.pod["metadata"].get("labels") or {}).get(WORKFLOW_LABEL)
@@ -1119,6 +1119,12 @@ def _view(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _read_only(mount: Mapping[str, Any], volume: Mapping[str, Any]) -> bool:
+    """A mount is read-only when it says so, or when its claim does (persistentVolumeClaim.readOnly forces it, as
+    the kubelet does)."""
+    return bool(mount.get("readOnly")) or bool((volume.get("persistentVolumeClaim") or {}).get("readOnly"))
 
 
 def _under_tmp(path: str) -> bool:

@@ -121,3 +121,30 @@ def test_a_claim_name_that_is_not_a_kubernetes_name_fails_the_step_and_touches_n
     )
     assert not (tmp_path / "home" / "escape").exists()
     assert not (tmp_path / "home" / "runs" / "escape").exists()
+
+
+def test_a_read_only_claim_can_be_read_but_not_written(tmp_path: Path) -> None:
+    volumes = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "shared-data"}},
+        {"name": "frozen", "persistentVolumeClaim": {"claimName": "shared-data", "readOnly": True}},
+    ]
+    manifest = workflow(
+        "frozen",
+        [
+            {
+                "name": "main",
+                "steps": [[{"name": "write", "template": "write"}], [{"name": "read", "template": "read"}]],
+            },
+            with_mount(container("write", "echo kept > /data/file"), [{"name": "data", "mountPath": "/data"}]),
+            with_mount(
+                container("read", "cat /in/file; if echo changed > /in/file; then echo writable; fi"),
+                [{"name": "frozen", "mountPath": "/in"}],
+            ),
+        ],
+        volumes=volumes,
+    )
+    code, final, stderr = run_json(tmp_path / "home", write(tmp_path / "wf.yaml", manifest))
+    assert code == 0, stderr
+    assert nodes_by_display(final)["read"]["outputs"]["result"] == "kept"
+    shared = pvc_dir(tmp_path / "home", final["metadata"]["name"], "shared-data")
+    assert (shared / "file").read_text() == "kept\n"
