@@ -546,6 +546,6 @@ def _run(args: argparse.Namespace, wakers: Wakers) -> int:
 def _tidy(run_dir: Path) -> None:
     """Keep the logs of a finished run; drop its scratch directories (private /tmp, emptyDirs)."""
     for pod in (run_dir / "pods").glob("*"):
-        for scratch in ("tmp", "volumes", "workdirs"):
+        for scratch in ("tmp", "volumes", "workdirs", "engine-env"):
             shutil.rmtree(pod / scratch, ignore_errors=True)
     shutil.rmtree(run_dir / "pvc", ignore_errors=True)

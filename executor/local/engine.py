@@ -21,10 +21,12 @@ Kubernetes semantics kept (Kubernetes docs "Define a Command and Arguments for a
   readOnlyRootFilesystem, privileged, allowPrivilegeEscalation and capabilities map to the engine's flags.
 - Killing: killing the engine's CLI client does not stop its container, so SIGTERM is `<engine> stop -t GRACE`
   (the engine sends SIGKILL after the grace period, as the kubelet does), other signals `<engine> kill --signal`,
-  and the final kill is `<engine> rm -f`, all by the container's unique name. Env values are
-  passed as `-e NAME=VALUE` on the client's command line, as with `docker run -e` (visible to `ps` on this host).
+  and the final kill is `<engine> rm -f`, all by the container's unique name.
+- Env values travel in an `--env-file` (mode 0600, removed when the container ends), so Secrets never appear on a
+  command line (`ps`); only values a line cannot carry (with a newline) go as `-e NAME=VALUE`.
 
-`run_invocation`, `pull_policy`, `security_flags` and `engine_error_line` are pure; `ContainerEngine` runs the CLI.
+`run_invocation`, `pull_policy`, `security_flags`, `env_file_text` and `engine_error_line` are pure;
+`ContainerEngine` runs the CLI.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class EngineContainer:
     command: Sequence[str] = ()
     args: Sequence[str] = ()
     env: Sequence[tuple[str, str]] = ()
+    env_file: str = ""  # where the kubelet writes env_file_text(env): values never on a command line
     mounts: Sequence[Mount] = ()
     working_dir: str = ""
     security: Sequence[str] = ()  # flags from securityContext (security_flags)
@@ -131,7 +134,10 @@ def run_invocation(kind: EngineKind, executable: str, c: EngineContainer) -> lis
     if c.working_dir:
         argv.append(f"--workdir={c.working_dir}")
     for key, value in c.env:
-        argv += ["-e", f"{key}={value}"]
+        if not (c.env_file and env_file_safe(key, value)):
+            argv += ["-e", f"{key}={value}"]
+    if c.env_file:
+        argv.append(f"--env-file={c.env_file}")
     argv += list(c.security)
     rest = list(c.args)
     if c.command:
@@ -141,6 +147,17 @@ def run_invocation(kind: EngineKind, executable: str, c: EngineContainer) -> lis
             argv.append(f"--entrypoint={c.command[0]}")
             rest = [*c.command[1:], *rest]
     return [*argv, c.image, *rest]
+
+
+def env_file_safe(name: str, value: str) -> bool:
+    """Whether NAME=VALUE survives a line of an `--env-file` exactly (podman's and docker's parsers read a line,
+    skip `#` comments, refuse whitespace in names and keep the value as written). Pure."""
+    return bool(name) and name[0] != "#" and not any(ch.isspace() for ch in name) and not set(value) & {"\n", "\r"}
+
+
+def env_file_text(env: Sequence[tuple[str, str]]) -> str:
+    """The `--env-file` contents for the variables env_file_safe accepts (the others go on the command line). Pure."""
+    return "".join(f"{name}={value}\n" for name, value in env if env_file_safe(name, value))
 
 
 def engine_error_line(kind: EngineKind, output: str) -> str:
@@ -291,6 +308,8 @@ __all__ = [
     "PullFailure",
     "PullPolicy",
     "engine_error_line",
+    "env_file_safe",
+    "env_file_text",
     "pull_policy",
     "run_invocation",
     "security_flags",

@@ -70,6 +70,7 @@ from executor.local.engine import (
     EngineContainer,
     PullFailure,
     engine_error_line,
+    env_file_text,
     pull_policy,
     security_flags,
 )
@@ -488,6 +489,8 @@ class Kubelet:
                 return 137
             if failure is not None:
                 return self._image_failed(run, status, failure, log_path)
+            if container.env_file:
+                _write_private(Path(container.env_file), env_file_text(container.env))
         is_main = name == "main"
         channel = self._channel_dir(run) if is_main else None
         with open(log_path, "ab") as log:
@@ -505,6 +508,8 @@ class Kubelet:
             except OSError as exc:
                 if extra:
                     extra.close()
+                if engine is not None and container.env_file:
+                    Path(container.env_file).unlink(missing_ok=True)
                 msg = f"cannot start the {'container engine' if engine else 'sandbox'}: {exc}"
                 self._terminate_status(run, status, 128, "StartError", msg, started)
                 return 128
@@ -542,8 +547,11 @@ class Kubelet:
                 r.join()
             if extra:
                 extra.close()
-        if engine is not None and run.kill_event.is_set():
-            engine.remove(container.name)  # the client may have been killed before its container existed
+        if engine is not None:
+            if container.env_file:
+                Path(container.env_file).unlink(missing_ok=True)  # read when the container was created
+            if run.kill_event.is_set():
+                engine.remove(container.name)  # the client may have been killed before its container existed
         finished = self._clock()
         with self._lock:
             run.timings[name] = ContainerTiming(t0, time.monotonic())
@@ -1044,6 +1052,7 @@ class Kubelet:
             command=[expand_vars(str(x), env) for x in c.get("command") or []],
             args=[expand_vars(str(x), env) for x in c.get("args") or []],
             env=list(env.items()),
+            env_file=str(run.dir / "engine-env" / str(c.get("name"))) if env else "",
             mounts=mounts,
             working_dir=str(c.get("workingDir") or ""),
             security=security_flags(c, run.pod["spec"], engine.kind),
@@ -1090,6 +1099,14 @@ def trellis_exec_argv(python: str) -> list[str]:
     paths = list(dict.fromkeys([package_root, *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))]))
     boot = f"import sys; sys.path[:0] = {paths!r}; from executor.pod.main import main; sys.exit(main())"
     return [python, "-S", "-c", boot]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable by this user only (it may hold Secrets)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _trellis_own(c: Mapping[str, Any]) -> bool:

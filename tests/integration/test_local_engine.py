@@ -478,3 +478,20 @@ def test_an_example_runs_unchanged_with_its_image_name_served_locally(clean: Pod
     ]
     # busybox's ls in the image: numeric owners (the image has no /etc/passwd), unlike the host's
     assert listing[2] == ["-rw-r--r--", "1", "0", "0", "95", "processed.csv"]
+
+
+def test_env_values_arrive_exactly_and_secrets_come_from_the_secrets_file(clean: Podman, tmp_path: Path) -> None:
+    values = {"PADDED": "  both ends  ", "SYMBOLS": "a=b #c 'q' \"qq\" $HOME", "MULTI": "line one\nline two"}
+    template = sh("main", 'printf \'[%s]\' "$PADDED" "$SYMBOLS" "$MULTI" "$TOKEN"')
+    template["container"]["env"] = [
+        *({"name": k, "value": v.replace("$", "$$")} for k, v in values.items()),  # $$: Kubernetes' escaped $
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+    ]
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"token": "s3cr3t"}}
+    secrets = write(tmp_path / "secrets.yaml", secret)
+    wf_file = write(tmp_path / "wf.yaml", workflow("env", [template]))
+    code, wf, stderr = run_json(clean, tmp_path / "home", wf_file, "--secrets", str(secrets))
+    assert code == 0, stderr
+    (node,) = pods(wf).values()
+    assert node["outputs"]["result"] == "[  both ends  ][a=b #c 'q' \"qq\" $HOME][line one\nline two][s3cr3t]"
+    assert [p for p in (tmp_path / "home" / "runs").rglob("engine-env/*")] == []

@@ -16,6 +16,8 @@ from executor.local.engine import (
     EngineUnavailable,
     PullFailure,
     engine_error_line,
+    env_file_safe,
+    env_file_text,
     pull_policy,
     run_invocation,
     security_flags,
@@ -210,3 +212,32 @@ def test_a_cli_that_cannot_start_gives_failed_commands_and_pull_failures_never_e
         "ErrImagePull", f'Failed to pull image "img:1": podman: {why}'
     )
     assert started == []
+
+
+def test_env_values_go_in_the_env_file_and_only_multi_line_ones_on_the_command_line() -> None:
+    env = [("TOKEN", "s3cr3t"), ("SPACED", "  both ends  "), ("MULTI", "line one\nline two"), ("EMPTY", "")]
+    c = container(env=env, env_file="/run/pod/engine-env/main")
+    argv = run_invocation("podman", "podman", c)
+    assert argv[argv.index("--http-proxy=false") + 1 :] == [
+        *("-e", "MULTI=line one\nline two"),
+        "--env-file=/run/pod/engine-env/main",
+        "alpine:3.20",
+    ]
+    assert env_file_text(env) == "TOKEN=s3cr3t\nSPACED=  both ends  \nEMPTY=\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "safe"),
+    [
+        pytest.param("A", "plain", True, id="plain"),
+        pytest.param("A", "a=b#c 'quoted' \"too\"", True, id="equals-hash-quotes-kept-as-written"),
+        pytest.param("A", "  padded  ", True, id="surrounding-spaces-kept"),
+        pytest.param("A", "two\nlines", False, id="newline"),
+        pytest.param("A", "ends-with-cr\r", False, id="carriage-return-would-be-dropped"),
+        pytest.param("#A", "x", False, id="name-read-as-a-comment"),
+        pytest.param("MY VAR", "x", False, id="space-in-name-is-refused-by-the-parsers"),
+        pytest.param("", "x", False, id="empty-name"),
+    ],
+)
+def test_env_file_safe_accepts_only_what_a_line_carries_exactly(name: str, value: str, safe: bool) -> None:
+    assert env_file_safe(name, value) is safe
