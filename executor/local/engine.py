@@ -13,8 +13,8 @@ Kubernetes semantics kept (Kubernetes docs "Define a Command and Arguments for a
 - `imagePullPolicy` Always / IfNotPresent / Never, defaulting as Kubernetes does (Always for `:latest` or an
   untagged image, else IfNotPresent). The image is made present *before* `run` (which then uses `--pull=never`),
   so a pull failure is known to be one: the container ends `ErrImagePull` (`ErrImageNeverPull` for a missing
-  image under Never) with a message naming the image and the engine's own error line. Always pulls once per run;
-  IfNotPresent checks once per run;
+  image under Never) with a message naming the image and the engine's own error line. Always pulls once per `trellis`
+  process (a run, or all runs of `trellis cron`), IfNotPresent checks once per process;
 - env only from the pod spec (`--http-proxy=false` keeps podman from adding the host's proxy variables), the
   hostname is the Pod's name, the network is the host's (`--network host`, as the host runtime), volumes and the
   termination-message file are bind mounts, `securityContext` runAsUser/runAsGroup (container over pod),
