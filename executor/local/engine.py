@@ -21,7 +21,7 @@ Kubernetes semantics kept (Kubernetes docs "Define a Command and Arguments for a
   readOnlyRootFilesystem, privileged, allowPrivilegeEscalation and capabilities map to the engine's flags.
 - Killing: killing the engine's CLI client does not stop its container, so SIGTERM is `<engine> stop -t GRACE`
   (the engine sends SIGKILL after the grace period, as the kubelet does), other signals `<engine> kill --signal`,
-  and the final kill is `<engine> rm -f`, all by the container's unique name.
+  and the final kill is `<engine> kill --signal=SIGKILL` then `rm -f`, all by the container's unique name.
 - Env values travel in an `--env-file` (mode 0600, removed when the container ends), so Secrets never appear on a
   command line (`ps`); only values a line cannot carry (with a newline) go as `-e NAME=VALUE`.
 
@@ -265,9 +265,11 @@ class ContainerEngine:
     def kill(self, name: str, sig: signal.Signals) -> bool:
         """Send `sig` to the container `name`; SIGKILL also removes it. False when there is no such container
         (not created yet, or gone)."""
-        if sig == signal.SIGKILL:
-            return self.remove(name)
         proc = self._cli(["kill", f"--signal={sig.name}", name], timeout=CONTROL_TIMEOUT)
+        if sig == signal.SIGKILL:
+            # `kill` first: podman's `rm -f` during a running `stop -t N` drops the container from its records but
+            # leaves its process alive until the stop's own SIGKILL.
+            return self.remove(name) or proc.returncode == 0
         return proc.returncode == 0
 
     def remove(self, name: str) -> bool:

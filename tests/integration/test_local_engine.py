@@ -90,6 +90,19 @@ class Podman:
     def containers(self) -> list[str]:
         return self.run("ps", "-a", "--format", "{{.Names}}").stdout.split()
 
+    def monitors(self) -> list[str]:
+        """conmon processes of this session's containers: a container's process lives while its conmon does."""
+        storage = f"{self.dir}/graph/"
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"conmon") and any(storage.encode() in a for a in argv):
+                found.append(proc.name)
+        return found
+
     def trellis(self, home: Path, *args: str | Path, timeout: float = 100) -> subprocess.CompletedProcess[str]:
         env = {**self.env, "TRELLIS_HOME": str(home)}
         return subprocess.run(self.wrap(trellis_argv(*args)), capture_output=True, text=True, env=env, timeout=timeout)
@@ -154,6 +167,9 @@ def clean(podman: Podman) -> Iterator[Podman]:
     assert podman.containers() == []
     yield podman
     assert podman.containers() == []
+    deadline = time.monotonic() + 5  # a killed container's conmon exits just after trellis did
+    while podman.monitors():
+        assert time.monotonic() < deadline, f"container processes left running: conmon {podman.monitors()}"
 
 
 def workflow(name: str, templates: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
