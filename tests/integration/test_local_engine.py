@@ -167,7 +167,7 @@ def clean(podman: Podman) -> Iterator[Podman]:
     assert podman.containers() == []
     yield podman
     assert podman.containers() == []
-    deadline = time.monotonic() + 5  # a killed container's conmon exits just after trellis did
+    deadline = time.monotonic() + 15  # a killed container's conmon exits just after trellis did
     while podman.monitors():
         assert time.monotonic() < deadline, f"container processes left running: conmon {podman.monitors()}"
 
