@@ -84,6 +84,8 @@ class NodeStatus(TypedDict, total=False):
     resourcesDuration: dict[str, int]
     hostNodeName: str
     nodeFlag: dict[str, bool]  # {hooked, retried}
+    daemoned: bool  # a daemon step whose main is running and ready (phase stays Running)
+    podIP: str  # the daemon's pod IP, for {{steps.X.ip}} / {{tasks.X.ip}}
 
 
 class Condition(TypedDict):

@@ -1034,16 +1034,15 @@ class PassCore:
 
     def set_daemoned(self, node: NodeStatus, pod_ip: str) -> None:
         """Argo marks the node `daemoned: true` (phase stays Running) and records the pod's IP (`podIP`)."""
-        record = cast(dict[str, Any], node)
-        record["daemoned"] = True
+        node["daemoned"] = True
         if node.get("type") == "Pod":
             self.active_pods -= 1  # frees its spec.parallelism slot, as in Argo
         if pod_ip:
-            record["podIP"] = pod_ip
+            node["podIP"] = pod_ip
         self.daemoned_ids.add(node["id"])
 
     def undaemon(self, node: NodeStatus) -> None:
-        cast(dict[str, Any], node).pop("daemoned", None)
+        node.pop("daemoned", None)
         self.daemoned_ids.discard(node["id"])
 
     def end_scope(self, node: NodeStatus) -> NodeStatus:
