@@ -31,6 +31,7 @@ from executor.cluster.kube import (
     CONFIG_MAPS,
     EVENTS,
     JOBS,
+    PERSISTENT_VOLUME_CLAIMS,
     PODS,
     SECRETS,
     WORKFLOW_TEMPLATES,
@@ -39,7 +40,6 @@ from executor.cluster.kube import (
     ApiError,
     Conflict,
     Kube,
-    Resource,
 )
 from executor.contract import (
     CreateJob,
@@ -58,7 +58,6 @@ WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ID_ANNOTATION = "workflows.argoproj.io/node-id"
 FINISHED = {"Succeeded", "Failed", "Error"}
 MAX_CONFLICT_RETRIES = 5
-PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims")
 CLAIM_RETRY_SECONDS = 10.0  # a claim volumeClaimGC could not delete is tried again after this long
 
 

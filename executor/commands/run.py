@@ -548,4 +548,4 @@ def _tidy(run_dir: Path) -> None:
     for pod in (run_dir / "pods").glob("*"):
         for scratch in ("tmp", "volumes", "workdirs", "engine-env"):
             shutil.rmtree(pod / scratch, ignore_errors=True)
-    shutil.rmtree(run_dir / "pvc", ignore_errors=True)
+    # Claims (run_dir/volumes/pvc) stay with the run's record, as a cluster keeps a failed run's claims.
