@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -43,7 +44,7 @@ MARKER = "/etc/trellis-test-image"
 MARKER_TEXT = "only in the trellis test image"
 BUSYBOX_TOOLS = (
     *("sh", "cat", "echo", "sleep", "true", "false", "ls", "hostname", "env", "sort", "id", "mkdir"),
-    *("sed", "wc", "date", "grep", "head", "tail"),
+    *("sed", "wc", "date", "grep", "head", "tail", "httpd", "wget"),
 )
 ALPINE = "localhost/alpine:3.20"  # the busybox image under the name examples/ use (short names resolve locally)
 EXAMPLES = ROOT / "examples"
@@ -511,3 +512,36 @@ def test_env_values_arrive_exactly_and_secrets_come_from_the_secrets_file(clean:
     (node,) = pods(wf).values()
     assert node["outputs"]["result"] == "[  both ends  ][a=b #c 'q' \"qq\" $HOME][line one\nline two][s3cr3t]"
     assert [p for p in (tmp_path / "home" / "runs").rglob("engine-env/*")] == []
+
+
+def test_a_daemon_step_in_the_engine_serves_the_next_step_once_its_exec_probe_passes_inside_it(
+    clean: Podman, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = sh("server", f"mkdir -p /www && cat {MARKER} > /www/index.html && exec httpd -f -p {port} -h /www")
+    server["daemon"] = True
+    # The probe runs in the container (`podman exec`): it passes only where the image's marker file is.
+    probe = f"test -f {MARKER} && wget -qO- http://127.0.0.1:{port}/ | grep -q '{MARKER_TEXT}'"
+    server["container"]["readinessProbe"] = {"exec": {"command": ["sh", "-c", probe]}, "periodSeconds": 1}
+    client = sh("client", "wget -qO- http://{{inputs.parameters.ip}}:" + f"{port}/")
+    client["inputs"] = {"parameters": [{"name": "ip"}]}
+    main = {
+        "name": "main",
+        "steps": [
+            [{"name": "server", "template": "server"}],
+            [
+                {
+                    "name": "client",
+                    "template": "client",
+                    "arguments": {"parameters": [{"name": "ip", "value": "{{steps.server.ip}}"}]},
+                }
+            ],
+        ],
+    }
+    code, wf, stderr = run_json(
+        clean, tmp_path / "home", write(tmp_path / "wf.yaml", workflow("daemon", [main, server, client]))
+    )
+    assert code == 0, stderr
+    assert pods(wf)["client"]["outputs"]["result"] == MARKER_TEXT
