@@ -160,6 +160,18 @@ class _Root(NamedTuple):  # a NamedTuple, not a dataclass: importing dataclasses
         return path == self.path or path.startswith(self.path.rstrip("/") + "/")
 
 
+def workflow_owner(wf_name: str, uid: str) -> dict[str, Any]:
+    """The ownerReference that ties a Job or claim to its Workflow (`kubectl delete wf` removes them)."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "name": wf_name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     """The batch/v1 Job running one attempt of a container or script template. Pure."""
     workflow = step.workflow
@@ -403,16 +415,7 @@ def expand(step: StepSpec, *, context: PlanContext) -> dict[str, Any]:
     if meta.get("namespace"):
         job_meta["namespace"] = meta["namespace"]
     if meta.get("uid"):
-        job_meta["ownerReferences"] = [
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Workflow",
-                "name": wf_name,
-                "uid": str(meta["uid"]),
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
+        job_meta["ownerReferences"] = [workflow_owner(wf_name, str(meta["uid"]))]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -483,16 +486,7 @@ def claim_manifests(workflow: Mapping[str, Any], spec: Mapping[str, Any] | None 
         if meta.get("namespace"):
             claim_meta["namespace"] = meta["namespace"]
         if meta.get("uid"):
-            claim_meta["ownerReferences"] = [
-                {
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "Workflow",
-                    "name": wf_name,
-                    "uid": str(meta["uid"]),
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ]
+            claim_meta["ownerReferences"] = [workflow_owner(wf_name, str(meta["uid"]))]
         claim.pop("status", None)
         out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim, "metadata": claim_meta})
     return out

@@ -989,18 +989,7 @@ class Kubelet:
         mounts = [Mount(str(run.dir / "tmp"), "/tmp")]
         mounts += [Mount(p, p, read_only=True) for p in self._shared_under_tmp()]
         mounts.append(Mount(str(term_path), str(c.get("terminationMessagePath") or "/dev/termination-log")))
-        volumes = {str(v.get("name")): v for v in run.pod["spec"].get("volumes") or []}
-        for vm in c.get("volumeMounts") or []:
-            vname = str(vm.get("name"))
-            if vname not in volumes:
-                raise ContainerConfigError(f"volumeMount {vname!r} of container {c.get('name')!r}: no such volume")
-            source = self._volume_path(run, volumes[vname])
-            sub = str(vm.get("subPath") or "")
-            if sub:
-                source = source / sub
-                if not source.exists():
-                    source.mkdir(parents=True)
-            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=_read_only(vm, volumes[vname])))
+        mounts += self._volume_mounts(run, c)
         cwd = str(c.get("workingDir") or "/tmp")
         if _under_tmp(cwd):
             (run.dir / "tmp" / os.path.relpath(cwd, "/tmp")).mkdir(parents=True, exist_ok=True)
@@ -1010,6 +999,27 @@ class Kubelet:
             workdir.mkdir(parents=True, exist_ok=True)
             mounts.append(Mount(str(workdir), cwd))
         return ProcessSpec(argv=argv, env=env, cwd=cwd, mounts=mounts)
+
+    def _volume_mounts(
+        self, run: _PodRun, c: Mapping[str, Any], *, world_writable_empty_dirs: bool = False
+    ) -> list[Mount]:
+        """The container's volumeMounts as host bind mounts (subPath made on first use, readOnly honoured)."""
+        volumes = {str(v.get("name")): v for v in run.pod["spec"].get("volumes") or []}
+        mounts: list[Mount] = []
+        for vm in c.get("volumeMounts") or []:
+            vname = str(vm.get("name"))
+            if vname not in volumes:
+                raise ContainerConfigError(f"volumeMount {vname!r} of container {c.get('name')!r}: no such volume")
+            source = self._volume_path(run, volumes[vname])
+            if world_writable_empty_dirs and "emptyDir" in volumes[vname]:
+                source.chmod(0o777)  # as Kubernetes makes them, so the image's (any) user can write outputs
+            sub = str(vm.get("subPath") or "")
+            if sub:
+                source = source / sub
+                if not source.exists():
+                    source.mkdir(parents=True)
+            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=_read_only(vm, volumes[vname])))
+        return mounts
 
     def _engine_container(
         self, run: _PodRun, c: Mapping[str, Any], term_path: Path, engine: ContainerEngine
@@ -1025,20 +1035,7 @@ class Kubelet:
         term_path.write_bytes(b"")
         term_path.chmod(0o666)  # the container's user may be anyone
         mounts = [Mount(str(term_path), str(c.get("terminationMessagePath") or "/dev/termination-log"))]
-        volumes = {str(v.get("name")): v for v in run.pod["spec"].get("volumes") or []}
-        for vm in c.get("volumeMounts") or []:
-            vname = str(vm.get("name"))
-            if vname not in volumes:
-                raise ContainerConfigError(f"volumeMount {vname!r} of container {c.get('name')!r}: no such volume")
-            source = self._volume_path(run, volumes[vname])
-            if "emptyDir" in volumes[vname]:
-                source.chmod(0o777)
-            sub = str(vm.get("subPath") or "")
-            if sub:
-                source = source / sub
-                if not source.exists():
-                    source.mkdir(parents=True)
-            mounts.append(Mount(str(source), str(vm.get("mountPath")), read_only=_read_only(vm, volumes[vname])))
+        mounts += self._volume_mounts(run, c, world_writable_empty_dirs=True)
         pod_name = str(run.pod["metadata"]["name"])
         labels = [("trellis.dev/pod", pod_name), ("trellis.dev/container", str(c.get("name")))]
         workflow = (run.pod["metadata"].get("labels") or {}).get(WORKFLOW_LABEL)
