@@ -100,6 +100,10 @@ class PlanContext:
     runtime: Literal["kube", "local"] = "kube"
     # Trellis-specific labels/annotations to add on every Job (e.g. the local run ID).
     extra_job_labels: Mapping[str, str] = field(default_factory=dict)
+    # ConfigMaps that parameters read (`valueFrom.configMapKeyRef`), whole manifests by name, from the workflow's
+    # namespace; None (or absent) = not found. The shell reads the names executor.planning.config_map_names lists;
+    # the planner checks the `workflows.argoproj.io/configmap-type: Parameter` label and the key itself.
+    config_maps: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------------

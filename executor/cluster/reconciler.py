@@ -319,7 +319,18 @@ class Reconciler:
             artifact_repository=repository,
             executor_image=self.settings.executor_image,
             runtime="kube",
+            config_maps=self._parameter_config_maps(namespace, workflow, templates),
         )
+
+    def _parameter_config_maps(
+        self, namespace: str, workflow: Mapping[str, Any], templates: Mapping[tuple[str, str], Mapping[str, Any]]
+    ) -> dict[str, Mapping[str, Any] | None]:
+        """The ConfigMaps the workflow's parameters read (valueFrom.configMapKeyRef), from its namespace, by a live
+        GET (the controller's watch cache holds only the repository ConfigMaps); None when not found. The planner
+        checks the Parameter label and the key. Values are never logged."""
+        from executor.planning.configmaps import config_map_names
+
+        return {name: self.kube.get(CONFIG_MAPS, namespace, name) for name in config_map_names(workflow, templates)}
 
     # -- apply -----------------------------------------------------------------------------------------------
 

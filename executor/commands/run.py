@@ -6,7 +6,10 @@
 
 The first Workflow in the files runs (else the first CronWorkflow's workflowSpec, once; else the first
 WorkflowTemplate, as `argo submit --from`); WorkflowTemplates and ClusterWorkflowTemplates in the files or in
-`--templates DIR` serve templateRef/workflowTemplateRef. Everything is linted first with the webhook's rules.
+`--templates DIR` serve templateRef/workflowTemplateRef. ConfigMaps in the files, in `--templates DIR`, in
+`--secrets FILE` or (when a parameter's configMapKeyRef names one nobody passed) beside the workflow's file serve
+`valueFrom.configMapKeyRef` (labelled `workflows.argoproj.io/configmap-type: Parameter`, as on a cluster).
+Everything is linted first with the webhook's rules.
 Exit code: 0 iff the Workflow Succeeded; 1 when it did not or the input is invalid; 2 for usage errors.
 
 `--runtime host` (the default) runs every container from this machine's filesystem in a private mount namespace
@@ -31,7 +34,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -365,6 +368,9 @@ class Session:
     dump_jobs: Path | None = None
     logs: bool = False
     engine: ContainerEngine | None = None  # --runtime podman|docker
+    # ConfigMap manifests by name (given files, --templates DIR, --secrets FILE, or found beside the workflow):
+    # what parameters' valueFrom.configMapKeyRef read, with the label rule a cluster applies.
+    config_maps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def check_runtime(args: argparse.Namespace) -> None:
@@ -396,7 +402,13 @@ def open_session(args: argparse.Namespace, err: TextIO) -> Session:
         probe = pool.submit(detect, home / "sandbox-probe", prefer=prefer)
         engine_probe = pool.submit(find_engine, args.runtime, environ)
         inputs = read_inputs([Path(f) for f in args.files], list(args.templates), err)
-        objects = local_objects([*inputs.others, *load_documents(list(args.secrets))])
+        given = [*inputs.others, *load_documents(list(args.secrets))]
+        config_maps = {
+            str((d.get("metadata") or {}).get("name") or ""): d for d in given if d.get("kind") == "ConfigMap"
+        }
+        found = discover_config_maps([Path(f) for f in args.files], inputs, config_maps, err)
+        config_maps.update((str(d["metadata"]["name"]), d) for d in found)
+        objects = local_objects([*given, *found])
         repo_docs = load_documents([args.artifact_repo_config]) if args.artifact_repo_config else []
         engine = engine_probe.result()
         sandbox = probe.result()
@@ -413,7 +425,37 @@ def open_session(args: argparse.Namespace, err: TextIO) -> Session:
         dump_jobs=args.dump_jobs,
         logs=bool(args.logs),
         engine=engine,
+        config_maps=config_maps,
     )
+
+
+def discover_config_maps(
+    files: Sequence[Path], inputs: Inputs, known: Mapping[str, Mapping[str, Any]], err: TextIO
+) -> list[dict[str, Any]]:
+    """ConfigMaps the parameters read (valueFrom.configMapKeyRef) that nobody passed, looked for beside the given
+    files (not in sub-folders); each use is announced. The planner checks their label and keys as on a cluster."""
+    from executor.planning.configmaps import config_map_names
+
+    wanted = set(config_map_names(inputs.runnable, inputs.templates)) - set(known)
+    if not wanted:
+        return []
+    given = {p.resolve() for p in files}
+    found: list[dict[str, Any]] = []
+    for root in dict.fromkeys(p.resolve().parent for p in files):
+        for path in sorted(itertools.islice(root.glob("*"), MAX_DISCOVERY_FILES)):
+            if not wanted or path.suffix not in {".yaml", ".yml", ".json"} or path in given or not path.is_file():
+                continue
+            try:
+                docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            for doc in docs:
+                name = (doc.get("metadata") or {}).get("name") if doc.get("kind") == "ConfigMap" else None
+                if isinstance(name, str) and name in wanted:
+                    print(f'note: using ConfigMap "{name}" from {path} (pass the file to choose)', file=err)
+                    wanted.discard(name)
+                    found.append(doc)
+    return found
 
 
 def new_workflow(
@@ -449,7 +491,12 @@ def make_runner(session: Session, workflow: Mapping[str, Any], listener: Listene
     if local_repo:
         Path(local_repo).mkdir(parents=True, exist_ok=True)
     settings = RunnerSettings(
-        context=PlanContext(templates=dict(session.inputs.templates), artifact_repository=repository, runtime="local"),
+        context=PlanContext(
+            templates=dict(session.inputs.templates),
+            artifact_repository=repository,
+            runtime="local",
+            config_maps=dict(session.config_maps),
+        ),
         kubelet=KubeletSettings(
             root=run_dir,
             sandbox=session.sandbox,

@@ -30,7 +30,7 @@ from executor.contract import (
     UpdateStatus,
 )
 from executor.jobspec import claim_volumes
-from executor.planning import expr
+from executor.planning import configmaps, expr
 from executor.planning.depends import DependsError
 from executor.planning.durations import DurationError, parse_duration
 from executor.planning.helpers import (
@@ -567,13 +567,17 @@ class PassCore:
             name = param.get("name")
             if "value" in param:
                 value = to_str(param["value"])
+            elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
+                ref = param["valueFrom"]["configMapKeyRef"]
+                try:
+                    value = configmaps.resolve(param["valueFrom"], self.context.config_maps, self.namespace, scope)
+                except configmaps.ConfigMapValueError as exc:
+                    raise PlanError(
+                        f"failed to set global parameter {name} from configmap with name {ref.get('name')} and key "
+                        f"{ref.get('key')}: {exc}"
+                    ) from exc
             elif "default" in param.get("valueFrom", {}) or "default" in param:
                 value = to_str(param.get("valueFrom", {}).get("default", param.get("default")))
-            elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
-                raise PlanError(
-                    f"spec.arguments.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
-                    "pass the value (or a valueFrom.default)"
-                )
             else:
                 raise PlanError(f"spec.arguments.parameters.{name}: no value given; set value (or a default)")
             enum = param.get("enum")
@@ -781,19 +785,20 @@ class PassCore:
         for param in inputs.get("parameters") or []:
             name = str(param.get("name"))
             arg = given.get(name)
+            value_from = (arg if arg is not None else param).get("valueFrom") or {}
             if arg is not None and "value" in arg:
                 value = to_str(arg["value"])
+            elif value_from.get("configMapKeyRef"):
+                try:
+                    value = configmaps.resolve(value_from, self.context.config_maps, self.namespace, self.globals)
+                except configmaps.ConfigMapValueError as exc:
+                    raise PlanError(f"unable to retrieve inputs.parameters.{name} from ConfigMap: {exc}") from exc
             elif "value" in param:
                 value = to_str(param["value"])
             elif "default" in param:
                 value = to_str(param["default"])
             elif (param.get("valueFrom") or {}).get("default") is not None:
                 value = to_str(param["valueFrom"]["default"])
-            elif (param.get("valueFrom") or {}).get("configMapKeyRef"):
-                raise PlanError(
-                    f"inputs.parameters.{name}: valueFrom.configMapKeyRef is not supported by Trellis yet; "
-                    "pass the value as an argument (or a valueFrom.default)"
-                )
             else:
                 raise PlanError(f"inputs.parameters.{name} was not supplied")
             enum = param.get("enum")

@@ -1067,12 +1067,6 @@ spec:
     ("inputs", "message"),
     [
         pytest.param(
-            "{parameters: [{name: p, valueFrom: {configMapKeyRef: {name: cm, key: k}}}]}",
-            "inputs.parameters.p: valueFrom.configMapKeyRef is not supported by Trellis yet; "
-            "pass the value as an argument (or a valueFrom.default)",
-            id="config-map-parameter",
-        ),
-        pytest.param(
             "{artifacts: [{name: a, path: /a, gcs: {bucket: b, key: k}}]}",
             "input artifact 'a': gcs artifacts are not supported by Trellis; use s3, http, git or raw",
             id="gcs-artifact",

@@ -91,6 +91,8 @@ CLAIM_VARIABLES = (
     "workflow.parameters.",
 )
 _VOLUME_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a pod volume name: DNS-1123 label
+_CONFIGMAP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # DNS-1123 subdomain
+_CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 MAX_INLINE = 8  # inline templates nested deeper are not checked further (the schema refuses them)
 HOOKS_FIX = (
     "keep only the exit hook (hooks: {{exit: {{template: ...}}}}), which runs when the {} ends, and check the "
@@ -542,11 +544,7 @@ class Checker:
             value_from = _m(p.get("valueFrom"))
             if value_from:
                 if value_from.get("configMapKeyRef") is not None:
-                    self.unsupported(
-                        f"{ppath}.valueFrom.configMapKeyRef",
-                        "reading parameters from a ConfigMap",
-                        "put the value in the manifest (value: ...)",
-                    )
+                    self.check_config_map_key_ref(value_from["configMapKeyRef"], f"{ppath}.valueFrom.configMapKeyRef")
                 wrong = [k for k in ("path", "jsonPath", "jqFilter", "parameter", "expression") if k in value_from]
                 if wrong:
                     self.error(
@@ -868,17 +866,35 @@ class Checker:
         if isinstance(expression, str) and expression.strip():
             self.check_expression(f"{path}.expression", expression, language="tagged")
 
+    def check_config_map_key_ref(self, raw: Any, path: str) -> None:
+        """A parameter's `valueFrom.configMapKeyRef`: a ConfigMap name and a key (either may be a {{...}} tag)."""
+        if not isinstance(raw, dict):
+            self.error(path, "must be an object with name and key (the ConfigMap and the key to read)")
+            return
+        for field, pattern, rule in (
+            ("name", _CONFIGMAP_NAME, "a ConfigMap name: lowercase letters, digits, '-' and '.', at most 253"),
+            ("key", _CONFIGMAP_KEY, "a ConfigMap key: letters, digits, '-', '_' and '.', at most 253"),
+        ):
+            value = raw.get(field)
+            if value is None or value == "":
+                self.error(
+                    f"{path}.{field}",
+                    f"is required; give the {'key in' if field == 'key' else 'name of'} the ConfigMap to read from",
+                    "FieldValueRequired",
+                )
+            elif not isinstance(value, str):
+                self.error(f"{path}.{field}", f"must be a string ({rule})")
+            elif not _is_tag(value) and (len(value) > 253 or not pattern.match(value)):
+                self.error(f"{path}.{field}", f'"{value}" is not valid; use {rule}')
+
     def check_inputs(self, inputs: Mapping[str, Any], path: str, kind: str) -> None:
         self.check_names(_l(inputs.get("parameters")), f"{path}.parameters", "input parameter")
         self.check_names(_l(inputs.get("artifacts")), f"{path}.artifacts", "input artifact")
         for i, raw in enumerate(_l(inputs.get("parameters"))):
             p = _m(raw)
             if _m(p.get("valueFrom")).get("configMapKeyRef") is not None:
-                self.unsupported(
-                    f"{path}.parameters[{i}].valueFrom.configMapKeyRef",
-                    "reading parameters from a ConfigMap",
-                    "pass the value as an argument or give it a default",
-                )
+                ref_path = f"{path}.parameters[{i}].valueFrom.configMapKeyRef"
+                self.check_config_map_key_ref(p["valueFrom"]["configMapKeyRef"], ref_path)
             enum, default = p.get("enum"), p.get("default", p.get("value"))
             if (
                 isinstance(enum, list)
