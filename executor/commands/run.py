@@ -7,8 +7,9 @@
 The first Workflow in the files runs (else the first CronWorkflow's workflowSpec, once; else the first
 WorkflowTemplate, as `argo submit --from`); WorkflowTemplates and ClusterWorkflowTemplates in the files or in
 `--templates DIR` serve templateRef/workflowTemplateRef. ConfigMaps in the files, in `--templates DIR`, in
-`--secrets FILE` or (when a parameter's configMapKeyRef names one nobody passed) beside the workflow's file serve
-`valueFrom.configMapKeyRef` (labelled `workflows.argoproj.io/configmap-type: Parameter`, as on a cluster).
+`--secrets FILE` or (when a parameter's configMapKeyRef names one nobody passed) beside the workflow's file or one
+folder down serve `valueFrom.configMapKeyRef` (labelled `workflows.argoproj.io/configmap-type: Parameter`, as on a
+cluster).
 Everything is linted first with the webhook's rules.
 Exit code: 0 iff the Workflow Succeeded; 1 when it did not or the input is invalid; 2 for usage errors.
 
@@ -433,7 +434,8 @@ def discover_config_maps(
     files: Sequence[Path], inputs: Inputs, known: Mapping[str, Mapping[str, Any]], err: TextIO
 ) -> list[dict[str, Any]]:
     """ConfigMaps the parameters read (valueFrom.configMapKeyRef) that nobody passed, looked for beside the given
-    files (not in sub-folders); each use is announced. The planner checks their label and keys as on a cluster."""
+    files, then one folder down (Argo's examples keep them in configmaps/); each use is announced. The planner
+    checks their label and keys as on a cluster."""
     from executor.planning.configmaps import config_map_names
 
     wanted = set(config_map_names(inputs.runnable, inputs.templates)) - set(known)
@@ -441,8 +443,9 @@ def discover_config_maps(
         return []
     given = {p.resolve() for p in files}
     found: list[dict[str, Any]] = []
-    for root in dict.fromkeys(p.resolve().parent for p in files):
-        for path in sorted(itertools.islice(root.glob("*"), MAX_DISCOVERY_FILES)):
+    roots = list(dict.fromkeys(p.resolve().parent for p in files))
+    for base, pattern in [(root, "*") for root in roots] + [(root, "*/*") for root in roots]:
+        for path in sorted(itertools.islice(base.glob(pattern), MAX_DISCOVERY_FILES)):
             if not wanted or path.suffix not in {".yaml", ".yml", ".json"} or path in given or not path.is_file():
                 continue
             try:

@@ -317,9 +317,12 @@ class Runner:
 _NAME_CHARS = string.ascii_lowercase + string.digits
 
 
+MAX_GENERATED_PREFIX = 58  # the API server keeps a name within 63 characters: 58 of the prefix + 5 random
+
+
 def generate_name(prefix: str, rng: random.Random) -> str:
-    """`generateName` + 5 random characters, as `argo submit` shows them."""
-    return prefix + "".join(rng.choice(_NAME_CHARS) for _ in range(5))
+    """`generateName` (cut to 58 characters, as the API server does) + 5 random characters."""
+    return prefix[:MAX_GENERATED_PREFIX] + "".join(rng.choice(_NAME_CHARS) for _ in range(5))
 
 
 class ManifestError(ValueError):

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration.test_local_run import ROOT, run_json, write
+
+ARGO_EXAMPLES = ROOT.parent / "shared" / "argo-examples"
 
 LABELS = {"workflows.argoproj.io/configmap-type": "Parameter"}
 
@@ -68,6 +71,7 @@ GOOD = config_map(message="hello", who="there")
         pytest.param("templates-dir", "", id="a-file-in-templates-dir"),
         pytest.param("secrets-file", "", id="the-secrets-file"),
         pytest.param("beside", 'note: using ConfigMap "settings" from ', id="beside-the-workflow-announced"),
+        pytest.param("sub-folder", 'note: using ConfigMap "settings" from ', id="one-folder-down-announced"),
     ],
 )
 def test_a_config_map_given_any_way_serves_the_parameters(tmp_path: Path, layout: str, note: str) -> None:
@@ -89,11 +93,15 @@ def test_a_config_map_given_any_way_serves_the_parameters(tmp_path: Path, layout
     elif layout == "beside":
         write(flows / "settings.yaml", GOOD)
         write(flows / "other.yaml", config_map("unrelated", message="not this one"))
+    elif layout == "sub-folder":
+        (flows / "configmaps").mkdir()
+        write(flows / "configmaps" / "settings.yaml", GOOD)
     code, wf, stderr = run_json(tmp_path / "home", *args)
     assert (code, wf["status"]["phase"]) == (0, "Succeeded"), stderr
     assert result_of(wf) == "hello there"
     if note:
-        assert f"{note}{flows / 'settings.yaml'} (pass the file to choose)" in stderr
+        found = flows / ("configmaps/settings.yaml" if layout == "sub-folder" else "settings.yaml")
+        assert f"{note}{found} (pass the file to choose)" in stderr
     else:
         assert "note: using ConfigMap" not in stderr
 
@@ -152,3 +160,27 @@ def test_the_example_runs_with_the_config_map_in_its_own_file(tmp_path: Path) ->
     code, wf, stderr = run_json(tmp_path / "home", ROOT / "examples" / "configmap-parameters.yaml")
     assert (code, wf["status"]["phase"]) == (0, "Succeeded"), stderr
     assert result_of(wf) == "Hello, ConfigMap!"
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason="Argo's example corpus (../shared) is not present")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "arguments-parameters-from-configmap.yaml",
+        "global-parameters-from-configmap.yaml",
+        "global-parameters-from-configmap-referenced-as-local-variable.yaml",
+    ],
+)
+def test_argos_config_map_examples_succeed_with_their_config_map_from_the_configmaps_folder(
+    tmp_path: Path, name: str
+) -> None:
+    path = ARGO_EXAMPLES / name
+    code, wf, stderr = run_json(tmp_path / "home", path)
+    assert (code, wf["status"]["phase"]) == (0, "Succeeded"), stderr
+    assert result_of(wf) == "hello world"
+    found = ARGO_EXAMPLES / "configmaps" / "simple-parameters-configmap.yaml"
+    assert f'note: using ConfigMap "simple-parameters" from {found} (pass the file to choose)' in stderr
+    # a generateName too long for a 63-character name is cut to 58 characters, as the API server cuts it
+    prefix = str((yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"])["generateName"])
+    generated = str(wf["metadata"]["name"])
+    assert (len(generated), generated[:-5]) == (min(len(prefix), 58) + 5, prefix[:58])
