@@ -30,25 +30,35 @@ class ConfigMapValueError(Exception):
 def config_map_names(
     workflow: Mapping[str, Any], templates: Mapping[Any, Mapping[str, Any]] | None = None
 ) -> list[str]:
-    """Names of the ConfigMaps the parameters of `workflow` (and of the WorkflowTemplates / ClusterWorkflowTemplates
-    given, whole manifests) read, sorted. Names made of `{{workflow.parameters.x}}` tags are resolved from the
-    workflow's literal argument values; a name that still holds a tag is left out (the planner reports it)."""
+    """Names of the ConfigMaps the parameters of `workflow` read, sorted, including those of the WorkflowTemplates /
+    ClusterWorkflowTemplates it references (through templateRef / workflowTemplateRef, transitively) among
+    `templates` (whole manifests by (kind, name)); unreferenced templates are not looked at. Names made of
+    `{{workflow.parameters.x}}` tags are resolved from the workflow's literal argument values; a name that still
+    holds a tag is left out (the planner reports it)."""
     spec = workflow.get("spec") if isinstance(workflow.get("spec"), Mapping) else {}
     scope: dict[str, str | None] = {}
     for param in ((spec or {}).get("arguments") or {}).get("parameters") or []:
         if isinstance(param, Mapping) and "value" in param:
             scope[f"workflow.parameters.{param.get('name')}"] = to_str(param["value"])
+    available = templates or {}
+    visited: set[tuple[str, str]] = set()
     names: set[str] = set()
-    stack: list[Any] = [workflow, *(templates or {}).values()]
+    stack: list[Any] = [workflow]
     while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
+            for ref_key in ("templateRef", "workflowTemplateRef"):
+                ref = item.get(ref_key)
+                if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+                    kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+                    if (kind, ref["name"]) not in visited and (kind, ref["name"]) in available:
+                        visited.add((kind, ref["name"]))
+                        stack.append(available[(kind, ref["name"])])
             for key, child in item.items():
                 if key == "parameters" and isinstance(child, list):
                     for param in child:
-                        ref = ((param.get("valueFrom") or {}) if isinstance(param, Mapping) else {}).get(
-                            "configMapKeyRef"
-                        )
+                        value_from = (param.get("valueFrom") or {}) if isinstance(param, Mapping) else {}
+                        ref = value_from.get("configMapKeyRef") if isinstance(value_from, Mapping) else None
                         if isinstance(ref, Mapping) and isinstance(ref.get("name"), str) and ref["name"]:
                             name = _substituted(ref["name"], scope)
                             if "{{" not in name:

@@ -156,3 +156,21 @@ def test_a_missing_key_for_a_step_input_errors_that_step(env: Any) -> None:
         "add it or fix configMapKeyRef.key"
     )
     assert (waves, jobs_of(standin, name)) == ([], [])
+
+
+def test_a_workflow_template_referenced_by_the_workflow_reads_its_config_map_too(env: Any) -> None:
+    standin, client, _, _, _ = env
+    standin.create(config_map(message="from template", who="ref"))
+    template = {**workflow(), "kind": "WorkflowTemplate", "metadata": {"name": "cm-template", "namespace": NS}}
+    standin.create(template)
+    ref = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "cm-ref-"},
+        "spec": {"workflowTemplateRef": {"name": "cm-template"}},
+    }
+    name = submit(client, ref, "cm-ref")
+    final, _ = run_to_completion(env, name)
+    assert final["status"]["phase"] == "Succeeded"
+    (job,) = jobs_of(standin, name)
+    assert main_args(job) == ["from template", "ref!"]

@@ -227,6 +227,49 @@ spec:
             ["a", "b"],
             id="from-workflow-templates",
         ),
+        pytest.param(
+            """
+metadata: {name: c}
+spec:
+  entrypoint: t
+  templates:
+  - {name: t, steps: [[{name: s, templateRef: {name: cwt, template: x, clusterScope: true}}]]}
+""",
+            {
+                ("ClusterWorkflowTemplate", "cwt"): {
+                    "spec": {
+                        "templates": [
+                            {"name": "x", "steps": [[{"name": "y", "templateRef": {"name": "wt", "template": "z"}}]]}
+                        ]
+                    }
+                },
+                ("WorkflowTemplate", "wt"): {
+                    "spec": {
+                        "templates": [
+                            {
+                                "name": "z",
+                                "inputs": {
+                                    "parameters": [
+                                        {"name": "p", "valueFrom": {"configMapKeyRef": {"name": "deep", "key": "k"}}}
+                                    ]
+                                },
+                            }
+                        ]
+                    }
+                },
+                ("WorkflowTemplate", "unused"): {
+                    "spec": {
+                        "arguments": {
+                            "parameters": [
+                                {"name": "q", "valueFrom": {"configMapKeyRef": {"name": "never", "key": "k"}}}
+                            ]
+                        }
+                    }
+                },
+            },
+            ["deep"],
+            id="through-template-refs-transitively-not-unreferenced-templates",
+        ),
         pytest.param("metadata: {name: none}\nspec: {entrypoint: t}", {}, [], id="none"),
     ],
 )
