@@ -181,13 +181,14 @@ def discover_templates(files: Sequence[Path], texts: Sequence[tuple[str, str]], 
     if not wanted:
         return []
     given = {str(f.resolve()) for f in files}
-    roots = list(dict.fromkeys(p.resolve().parent for p in files))
+    # Folders as the user named them (not resolved), so the notes show paths they recognise.
+    roots = list(dict.fromkeys(p.absolute().parent for p in files))
     candidates: list[Path] = []
     # beside the given files, then in the sibling folders one level up (never a recursive walk of a big tree)
     patterns = [(root, "*") for root in roots] + [(root.parent, "*/*") for root in roots]
     for base, pattern in patterns:
         for path in sorted(itertools.islice(base.glob(pattern), MAX_DISCOVERY_FILES)):
-            if path.suffix in {".yaml", ".yml", ".json"} and path.is_file() and str(path) not in given:
+            if path.suffix in {".yaml", ".yml", ".json"} and path.is_file() and str(path.resolve()) not in given:
                 candidates.append(path)
     added: list[tuple[str, str]] = []
     seen: set[Path] = set()
@@ -443,10 +444,15 @@ def discover_config_maps(
         return []
     given = {p.resolve() for p in files}
     found: list[dict[str, Any]] = []
-    roots = list(dict.fromkeys(p.resolve().parent for p in files))
+    roots = list(dict.fromkeys(p.absolute().parent for p in files))  # as named, for the notes
     for base, pattern in [(root, "*") for root in roots] + [(root, "*/*") for root in roots]:
         for path in sorted(itertools.islice(base.glob(pattern), MAX_DISCOVERY_FILES)):
-            if not wanted or path.suffix not in {".yaml", ".yml", ".json"} or path in given or not path.is_file():
+            if (
+                not wanted
+                or path.suffix not in {".yaml", ".yml", ".json"}
+                or path.resolve() in given
+                or not path.is_file()
+            ):
                 continue
             try:
                 docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
