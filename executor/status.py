@@ -23,6 +23,7 @@ Pending/Running (or no phase) -> Progressing, Succeeded -> Healthy, Failed/Error
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import re
@@ -110,6 +111,7 @@ class WorkflowStatus(TypedDict, total=False):
     compressedNodes: str  # base64(gzip(JSON of nodes)) instead of `nodes` when they are large (Argo's format)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # node IDs are re-derived on every planning pass
 def fnv32a(text: str) -> int:
     """The 32-bit FNV-1a hash of the UTF-8 bytes of `text` (Go's hash/fnv New32a)."""
     value = 0x811C9DC5

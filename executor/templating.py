@@ -400,6 +400,11 @@ def creation_timestamp_vars(created: datetime) -> dict[str, str]:
     """The workflow.creationTimestamp variables for a creation time (converted to UTC; naive means UTC):
     `workflow.creationTimestamp` and `.RFC3339` (2024-05-06T07:08:09Z) and one per strftime character
     (`.Y` 2024, `.m` 05, `.d` 06, `.H` 07, `.s` unix seconds, ...)."""
+    return dict(_creation_timestamp_vars(created))  # every planning pass asks again: computed once per time
+
+
+@functools.lru_cache(maxsize=256)
+def _creation_timestamp_vars(created: datetime) -> dict[str, str]:
     moment = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
     rfc3339 = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     names = {"workflow.creationTimestamp": rfc3339, "workflow.creationTimestamp.RFC3339": rfc3339}
