@@ -105,16 +105,17 @@ class DagMixin(PassCore):
                         continue
                     parents = self.task_parents(dependency.tasks if dependency else (), task_nodes, node)
                     if dependency is not None and not dependency.evaluate(outcomes):
-                        created = self.init_node(
-                            task_name,
-                            "Skipped",
-                            "Omitted",
-                            inner,
-                            template_name=str(task.get("template") or ""),
-                            message="omitted: depends condition not met",
+                        created = self.link(
+                            self.init_node(
+                                task_name,
+                                "Skipped",
+                                "Omitted",
+                                inner,
+                                template_name=str(task.get("template") or ""),
+                                message="omitted: depends condition not met",
+                            ),
+                            parents,
                         )
-                        for parent in parents:
-                            self.add_child(parent, created["id"])
                         task_nodes[name] = created
                         self.add_node_outputs("tasks", name, created, scope, arts)
                         continue
@@ -169,30 +170,34 @@ class DagMixin(PassCore):
         try:
             items = self.loop_items(task, layered(scope, self.globals))
         except PlanError as exc:
-            created = self.init_node(
-                task_name, "Skipped", "Error", inner, template_name=str(task.get("template") or ""), message=str(exc)
-            )
-            for parent in parents:
-                self.add_child(parent, created["id"])
-            return created
-        if items is not None:
-            if not items:
-                created = self.init_node(
+            return self.link(
+                self.init_node(
                     task_name,
                     "Skipped",
-                    "Skipped",
+                    "Error",
                     inner,
                     template_name=str(task.get("template") or ""),
-                    message="Skipped, empty params",
-                )
-                for parent in parents:
-                    self.add_child(parent, created["id"])
-                return created
-            group = self.init_node(
-                task_name, "TaskGroup", "Running", inner, template_name=str(task.get("template") or "")
+                    message=str(exc),
+                ),
+                parents,
             )
-            for parent in parents:
-                self.add_child(parent, group["id"])
+        if items is not None:
+            if not items:
+                return self.link(
+                    self.init_node(
+                        task_name,
+                        "Skipped",
+                        "Skipped",
+                        inner,
+                        template_name=str(task.get("template") or ""),
+                        message="Skipped, empty params",
+                    ),
+                    parents,
+                )
+            self.link(
+                self.init_node(task_name, "TaskGroup", "Running", inner, template_name=str(task.get("template") or "")),
+                parents,
+            )
             return self.continue_task(task_name, name, task, tscope, scope, arts, inner, budget)
         first_parents = parents
         return self.run_task(task_name, task, None, tscope, scope, arts, inner, first_parents)
