@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import functools
 import os
 import random
 import re
@@ -1084,18 +1085,19 @@ class Kubelet:
             path.chmod(0o755)
 
 
-def trellis_exec_argv(python: str) -> list[str]:
+@functools.cache  # asked at every container start of every step; the answer never changes in a process
+def trellis_exec_argv(python: str) -> tuple[str, ...]:
     """How the kubelet starts `trellis-exec`, Trellis's own program in every pod (init and the wait sidecar).
 
     Every step starts a `wait`, so its start-up is on each step's critical path: with this interpreter, `-S` skips
     `site` (the .pth files of the environment, an editable install's import hook: ~12 ms) and the few directories
     the program needs are put on sys.path directly. Another interpreter gets the plain `-m` form."""
     if os.path.abspath(python) != os.path.abspath(sys.executable):
-        return [python, "-m", "executor.pod.main"]
+        return (python, "-m", "executor.pod.main")
     package_root = str(Path(__file__).resolve().parents[2])
     paths = list(dict.fromkeys([package_root, *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))]))
     boot = f"import sys; sys.path[:0] = {paths!r}; from executor.pod.main import main; sys.exit(main())"
-    return [python, "-S", "-c", boot]
+    return (python, "-S", "-c", boot)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1537,8 +1537,6 @@ class PassCore:
             return sequence_items(sequence)
         return None
 
-    # --- module helpers ----------------------------------------------------------------------------------------------
-
     # --- implemented by the mixins in steps.py, dag.py and retry.py ------------------------------------------
 
     def execute_steps(
