@@ -61,6 +61,7 @@ from executor.local.runner import (
     workflow_from,
 )
 from executor.local.sandbox import Sandbox, SandboxKind, SandboxUnavailable, detect
+from executor.planning.helpers import direct_template_refs
 
 HELP = "run a Workflow on this machine (no cluster): live progress, history, exit code 0 iff Succeeded"
 TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
@@ -149,11 +150,7 @@ def template_refs(obj: Any) -> set[tuple[str, str]]:
     while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
-            for key in ("templateRef", "workflowTemplateRef"):
-                ref = item.get(key)
-                if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
-                    kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
-                    found.add((kind, ref["name"]))
+            found.update(direct_template_refs(item))
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)

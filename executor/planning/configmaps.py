@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from executor import templating
-from executor.planning.helpers import to_str
+from executor.planning.helpers import direct_template_refs, to_str
 
 PARAMETER_LABEL = "workflows.argoproj.io/configmap-type"
 PARAMETER_LABEL_VALUE = "Parameter"
@@ -47,13 +47,10 @@ def config_map_names(
     while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
-            for ref_key in ("templateRef", "workflowTemplateRef"):
-                ref = item.get(ref_key)
-                if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
-                    kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
-                    if (kind, ref["name"]) not in visited and (kind, ref["name"]) in available:
-                        visited.add((kind, ref["name"]))
-                        stack.append(available[(kind, ref["name"])])
+            for target in direct_template_refs(item):
+                if target not in visited and target in available:
+                    visited.add(target)
+                    stack.append(available[target])
             for key, child in item.items():
                 if key == "parameters" and isinstance(child, list):
                     for param in child:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import ChainMap
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -240,3 +240,11 @@ def is_daemoned(node: Mapping[str, Any]) -> bool:
 def settled(node: Mapping[str, Any]) -> bool:
     """Done as far as its siblings care (Argo's NodeStatus.Fulfilled): completed, skipped, or daemoned."""
     return node.get("phase") in FULFILLED_PHASES or node.get("daemoned") is True
+
+
+def direct_template_refs(item: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(kind, name) of the templateRef / workflowTemplateRef set on `item` itself (not below it)."""
+    for key in ("templateRef", "workflowTemplateRef"):
+        ref = item.get(key)
+        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+            yield ("ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate", ref["name"])
